@@ -1,0 +1,150 @@
+"""Ed25519 signer and verifier keys in the text formats of Go's `note` package (C2SP).
+
+- verifier key: `<name>+<8 hex key id>+<base64(0x01 || 32-byte public key)>`
+- signer key:   `PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || 32-byte seed)>`
+
+The key id is the first four bytes of SHA-256(name || 0x0A || 0x01 || public key).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
+from ledger.errors import ErrorCode, InvalidInput
+
+ALG_ED25519 = 0x01
+_SIGNER_PREFIX = "PRIVATE+KEY+"
+
+
+def check_key_name(name: str) -> None:
+    """Key names (and so log origins) are non-empty, with no spaces, `+` or control characters."""
+    if not name or any(ch.isspace() or ch == "+" or ord(ch) < 0x20 for ch in name):
+        raise InvalidInput(
+            ErrorCode.INVALID_KEY,
+            f"{name!r} is not a valid key name",
+            hint="use a non-empty name without spaces or '+', e.g. ledger.example.com/prod",
+        )
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """The 4-byte key id of a named Ed25519 public key."""
+    return hashlib.sha256(
+        name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key
+    ).digest()[:4]
+
+
+def _bad_key(text: str, why: str) -> InvalidInput:
+    shown = text if not text.startswith(_SIGNER_PREFIX) else _SIGNER_PREFIX + "…"
+    return InvalidInput(
+        ErrorCode.INVALID_KEY,
+        f"malformed key {shown!r}: {why}",
+        hint="use a key written by `ledgerctl keygen` (or Go's note.GenerateKey)",
+    )
+
+
+def _split_key(text: str, parts: int) -> list[str]:
+    fields = text.strip().split("+")
+    if len(fields) != parts:
+        raise _bad_key(text, f"expected {parts} '+'-separated fields")
+    return fields
+
+
+def _decode_key_material(text: str, hex_id: str, b64: str) -> tuple[bytes, bytes]:
+    try:
+        raw = base64.b64decode(b64, validate=True)
+        claimed_id = bytes.fromhex(hex_id)
+    except (binascii.Error, ValueError):
+        raise _bad_key(text, "key id or key bytes are not hex/base64") from None
+    if len(raw) != 33 or raw[0] != ALG_ED25519 or len(claimed_id) != 4:
+        raise _bad_key(text, "not an Ed25519 key")
+    return claimed_id, raw[1:]
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """A named Ed25519 public key that checks note signatures."""
+
+    name: str
+    public_key: bytes
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id(self.name, self.public_key)
+
+    def to_text(self) -> str:
+        material = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id.hex()}+{material}"
+
+    def verifies(self, message: bytes, signature: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    @classmethod
+    def parse(cls, text: str) -> VerifierKey:
+        name, hex_id, b64 = _split_key(text, 3)
+        check_key_name(name)
+        claimed_id, public_key = _decode_key_material(text, hex_id, b64)
+        key = cls(name, public_key)
+        if key.key_id != claimed_id:
+            raise _bad_key(text, "key id does not match the name and public key")
+        return key
+
+
+@dataclass(frozen=True, repr=False)
+class SignerKey:
+    """A named Ed25519 private key. Its repr never shows the secret."""
+
+    name: str
+    seed: bytes
+
+    def __repr__(self) -> str:
+        return f"SignerKey(name={self.name!r}, key_id={self.verifier().key_id.hex()})"
+
+    def _private(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+    def verifier(self) -> VerifierKey:
+        public = self._private().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return VerifierKey(self.name, public)
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private().sign(message)
+
+    def to_text(self) -> str:
+        material = base64.b64encode(bytes([ALG_ED25519]) + self.seed).decode("ascii")
+        return f"{_SIGNER_PREFIX}{self.name}+{self.verifier().key_id.hex()}+{material}"
+
+    @classmethod
+    def generate(cls, name: str) -> SignerKey:
+        check_key_name(name)
+        seed = Ed25519PrivateKey.generate().private_bytes(
+            Encoding.Raw, PrivateFormat.Raw, NoEncryption()
+        )
+        return cls(name, seed)
+
+    @classmethod
+    def parse(cls, text: str) -> SignerKey:
+        if not text.strip().startswith(_SIGNER_PREFIX):
+            raise _bad_key(text, f"a signer key starts with {_SIGNER_PREFIX}")
+        _, _, name, hex_id, b64 = _split_key(text, 5)
+        check_key_name(name)
+        claimed_id, seed = _decode_key_material(text, hex_id, b64)
+        key = cls(name, seed)
+        if key.verifier().key_id != claimed_id:
+            raise _bad_key(text, "key id does not match the name and key")
+        return key

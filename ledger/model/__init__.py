@@ -1,0 +1,44 @@
+"""The event model: envelopes, typed payloads and the stored leaf format."""
+
+from __future__ import annotations
+
+from ledger.model.envelope import (
+    Envelope,
+    content_digest,
+    decode_envelope,
+    encode_envelope,
+    envelope_from_object,
+    validate_envelope,
+)
+from ledger.model.finding import FindingV1
+from ledger.model.leaf import GENESIS_PREV, Leaf, decode_leaf, encode_leaf
+from ledger.model.payload import Payload
+from ledger.model.registry import PayloadSchema, known_event_types, schema_for
+from ledger.model.run_record import (
+    BestEffortMetadata,
+    FileDigest,
+    RunRecordV1,
+    input_context_sha,
+)
+
+__all__ = [
+    "GENESIS_PREV",
+    "BestEffortMetadata",
+    "Envelope",
+    "FileDigest",
+    "FindingV1",
+    "Leaf",
+    "Payload",
+    "PayloadSchema",
+    "RunRecordV1",
+    "content_digest",
+    "decode_envelope",
+    "decode_leaf",
+    "encode_envelope",
+    "encode_leaf",
+    "envelope_from_object",
+    "input_context_sha",
+    "known_event_types",
+    "schema_for",
+    "validate_envelope",
+]

@@ -1,0 +1,143 @@
+"""The event envelope and its strict JSON decoding.
+
+Decoding is two-phase: the envelope first, with `data` kept raw, then `data`
+with the payload schema that `type` and `schema_version` select. Every error
+names the field and the rule it broke.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import msgspec
+
+from ledger.errors import ErrorCode, InvalidInput
+from ledger.model._rules import Identifier, Label, UtcTime, parse_utc
+from ledger.model.payload import Payload
+from ledger.model.registry import schema_for
+
+SchemaVersion = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,4}\.[0-9]{1,4}$")]
+EventType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")]
+
+MAX_EVENT_BYTES = 1 << 20
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """One event as a producer submits it. Field order is the canonical encoding order."""
+
+    event_id: Identifier
+    stream: Label
+    type: EventType
+    schema_version: SchemaVersion
+    occurred_at: UtcTime
+    producer: Label
+    correlation_id: Identifier | None = None
+    data: Payload
+
+
+class _RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    event_id: Identifier
+    stream: Label
+    type: EventType
+    schema_version: SchemaVersion
+    occurred_at: UtcTime
+    producer: Label
+    correlation_id: Identifier | None = None
+    data: msgspec.Raw
+
+    def __post_init__(self) -> None:
+        parse_utc(self.occurred_at, "occurred_at")
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def _field_path(message: str) -> str | None:
+    marker = " - at `"
+    if marker not in message:
+        return None
+    return message.rsplit(marker, 1)[1].rstrip("`")
+
+
+def invalid_event(exc: msgspec.MsgspecError, *, prefix: str = "$") -> InvalidInput:
+    """Turn a msgspec decode or validation error into a classified invalid_input error."""
+    message = str(exc)
+    if isinstance(exc, msgspec.ValidationError):
+        path = _field_path(message)
+        if path is not None:
+            message = message.rsplit(" - at `", 1)[0]
+        field = prefix + (path[1:] if path else "")
+        return InvalidInput(
+            ErrorCode.INVALID_EVENT,
+            f"invalid event at {field}: {message}",
+            hint="fix the named field; specs/run-record-v1.md lists every field and rule",
+            details={"field": field},
+        )
+    return InvalidInput(
+        ErrorCode.INVALID_JSON,
+        f"event is not valid JSON: {message}",
+        hint="each event must be one UTF-8 JSON object",
+    )
+
+
+def decode_payload(event_type: str, schema_version: str, raw: bytes | msgspec.Raw) -> Payload:
+    """Decode `data` with the schema registered for the type and version."""
+    schema = schema_for(event_type, schema_version)
+    try:
+        return msgspec.json.decode(raw, type=schema.payload)
+    except msgspec.MsgspecError as exc:
+        raise invalid_event(exc, prefix="$.data") from None
+
+
+def decode_envelope(raw: bytes) -> Envelope:
+    """Strictly decode and validate one envelope from JSON bytes."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise InvalidInput(
+            ErrorCode.INVALID_EVENT,
+            f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}",
+            hint="keep large artefacts outside the ledger and record their digests",
+        )
+    try:
+        head = msgspec.json.decode(raw, type=_RawEnvelope)
+    except msgspec.MsgspecError as exc:
+        raise invalid_event(exc) from None
+    return Envelope(
+        event_id=head.event_id,
+        stream=head.stream,
+        type=head.type,
+        schema_version=head.schema_version,
+        occurred_at=head.occurred_at,
+        producer=head.producer,
+        correlation_id=head.correlation_id,
+        data=decode_payload(head.type, head.schema_version, head.data),
+    )
+
+
+def envelope_from_object(obj: Mapping[str, Any]) -> Envelope:
+    """Validate an envelope given as plain JSON-shaped Python objects."""
+    try:
+        raw = _ENCODER.encode(obj)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise InvalidInput(
+            ErrorCode.INVALID_EVENT,
+            f"event is not JSON-shaped: {exc}",
+            hint="use only dicts, lists, strings, numbers, booleans and null",
+        ) from None
+    return decode_envelope(raw)
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """The canonical JSON bytes of an envelope: compact, fields in declaration order."""
+    return _ENCODER.encode(envelope)
+
+
+def validate_envelope(envelope: Envelope) -> Envelope:
+    """Re-check an envelope built in Python, where msgspec does not apply field constraints."""
+    return decode_envelope(encode_envelope(envelope))
+
+
+def content_digest(envelope: Envelope) -> bytes:
+    """SHA-256 of the canonical envelope bytes: what "same content" means for idempotency."""
+    return hashlib.sha256(encode_envelope(envelope)).digest()

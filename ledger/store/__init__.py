@@ -1,0 +1,26 @@
+"""Event storage: the append-only log and the values it takes and returns."""
+
+from __future__ import annotations
+
+from ledger.store.lmdb_store import LmdbEventLog, LogSnapshot
+from ledger.store.types import (
+    ANY_VERSION,
+    NO_STREAM,
+    AppendOutcome,
+    AppendRequest,
+    AppendResult,
+    ExpectedVersion,
+    StoredEvent,
+)
+
+__all__ = [
+    "ANY_VERSION",
+    "NO_STREAM",
+    "AppendOutcome",
+    "AppendRequest",
+    "AppendResult",
+    "ExpectedVersion",
+    "LmdbEventLog",
+    "LogSnapshot",
+    "StoredEvent",
+]
