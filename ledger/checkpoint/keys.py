@@ -55,7 +55,8 @@ def _bad_key(text: str, why: str) -> InvalidInput:
 
 
 def _split_key(text: str, parts: int) -> list[str]:
-    fields = text.strip().split("+")
+    # The base64 key material may itself contain '+', so split off only the fields before it.
+    fields = text.strip().split("+", parts - 1)
     if len(fields) != parts:
         raise _bad_key(text, f"expected {parts} '+'-separated fields")
     return fields

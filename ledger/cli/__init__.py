@@ -1,0 +1,1 @@
+"""`ledgerctl`: the command line for people, CI steps and auditors."""

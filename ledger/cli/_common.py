@@ -1,0 +1,65 @@
+"""Options and loaders shared by several commands."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ledger.checkpoint import SignerKey, VerifierKey
+from ledger.clock import clock_from_env
+from ledger.errors import ErrorCode, InvalidInput
+from ledger.fsutil import read_file
+from ledger.store import LmdbEventLog
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(
+        func
+    )
+
+
+def data_dir_option(func: F) -> F:
+    return click.option(
+        "--data-dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="The ledger's data directory.",
+    )(func)
+
+
+def open_reader(data_dir: Path) -> LmdbEventLog:
+    return LmdbEventLog(data_dir, readonly=True)
+
+
+def open_writer(data_dir: Path) -> LmdbEventLog:
+    return LmdbEventLog(data_dir, clock=clock_from_env())
+
+
+def load_signer(path: Path) -> SignerKey:
+    """A private key file, refused when others could read it."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0
+    if mode & 0o077:
+        raise InvalidInput(
+            ErrorCode.INVALID_KEY,
+            f"private key {path} is readable by others (mode {mode:04o})",
+            hint=f"run: chmod 600 {path}",
+        )
+    return SignerKey.parse(read_file(path, what="private key").decode("utf-8", "replace"))
+
+
+def load_verifier(value: str) -> VerifierKey:
+    """A verifier key given inline (`name+id+key`) or as the path of a file holding one."""
+    path = Path(value)
+    if "+" not in value or path.is_file():
+        return VerifierKey.parse(read_file(path, what="verifier key").decode("utf-8", "replace"))
+    return VerifierKey.parse(value)

@@ -1,0 +1,45 @@
+"""How commands print: one JSON document (or line) under `--json`, readable text otherwise."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+_ENCODER = msgspec.json.Encoder()
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def write_json(document: Mapping[str, Any]) -> None:
+    """One compact JSON document on its own line of standard output."""
+    sys.stdout.write(_ENCODER.encode(document).decode("utf-8") + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback `(done, total)`; draws on a terminal's stderr, silent elsewhere."""
+    if not enabled or not stderr.is_terminal:
+        yield lambda done, total: None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

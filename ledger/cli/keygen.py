@@ -1,0 +1,50 @@
+"""`ledgerctl keygen`: create a log's Ed25519 signing key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ledger.checkpoint import SignerKey
+from ledger.cli._common import json_option
+from ledger.cli._output import stdout, write_json
+from ledger.errors import ErrorCode, InvalidInput
+from ledger.fsutil import write_file_atomic
+
+
+@click.command()
+@click.option("--origin", required=True, help="The log's origin; also the key name.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the private key (mode 0600). The verifier key goes to OUT.pub.",
+)
+@json_option
+def keygen(origin: str, out: Path, as_json: bool) -> None:
+    """Create a signing key and print its verifier key (`name+hexid+base64`)."""
+    public_path = out.with_name(out.name + ".pub")
+    for path in (out, public_path):
+        if path.exists():
+            raise InvalidInput(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{path} already exists",
+                hint="keys are never overwritten; choose another --out or move the old key away",
+            )
+    key = SignerKey.generate(origin)
+    verifier = key.verifier().to_text()
+    write_file_atomic(out, (key.to_text() + "\n").encode("utf-8"), mode=0o600)
+    write_file_atomic(public_path, (verifier + "\n").encode("utf-8"), mode=0o644)
+    if as_json:
+        write_json(
+            {
+                "ok": True,
+                "origin": origin,
+                "key_file": str(out),
+                "verifier_key": verifier,
+                "verifier_key_file": str(public_path),
+            }
+        )
+    else:
+        stdout.print(verifier)

@@ -1,0 +1,108 @@
+"""`ledgerctl checkpoint` and `ledgerctl proof`: signed tree heads and Merkle proofs."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import click
+
+from ledger.checkpoint import Checkpoint
+from ledger.cli._common import data_dir_option, json_option, load_signer, open_reader
+from ledger.cli._output import stdout, write_json
+from ledger.tree.hashing import leaf_hash
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+@click.command()
+@data_dir_option
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The private key file written by `ledgerctl keygen`.",
+)
+@click.option("--size", type=click.IntRange(min=0), default=None, help="Tree size (default: all).")
+@json_option
+def checkpoint(data_dir: Path, key_file: Path, size: int | None, as_json: bool) -> None:
+    """Print a signed C2SP checkpoint of the log."""
+    key = load_signer(key_file)
+    with open_reader(data_dir) as log:
+        tree_size, root = log.root(size)
+    signed = Checkpoint(key.name, tree_size, root).sign(key)
+    if as_json:
+        write_json(
+            {
+                "ok": True,
+                "origin": key.name,
+                "tree_size": tree_size,
+                "root": _b64(root),
+                "note": signed,
+            }
+        )
+    else:
+        click.echo(signed, nl=False)
+
+
+@click.group()
+def proof() -> None:
+    """Merkle inclusion and consistency proofs (hashes in standard base64)."""
+
+
+@proof.command()
+@data_dir_option
+@click.option("--seq", required=True, type=click.IntRange(min=0), help="The leaf to prove.")
+@click.option("--tree-size", type=click.IntRange(min=1), default=None, help="Default: all.")
+@json_option
+def inclusion(data_dir: Path, seq: int, tree_size: int | None, as_json: bool) -> None:
+    """Prove that the event at SEQ is in the tree of TREE_SIZE leaves."""
+    with open_reader(data_dir) as log:
+        size, hashes = log.inclusion_proof(seq, tree_size)
+        _, root = log.root(size)
+        hashed = leaf_hash(log.get(seq).leaf_bytes)
+    document = {
+        "leaf_index": seq,
+        "tree_size": size,
+        "leaf_hash": _b64(hashed),
+        "root": _b64(root),
+        "hashes": [_b64(h) for h in hashes],
+    }
+    _print_proof(document, as_json)
+
+
+@proof.command()
+@data_dir_option
+@click.option("--from", "first", required=True, type=click.IntRange(min=1), help="Older size.")
+@click.option("--to", "second", type=click.IntRange(min=1), default=None, help="Default: all.")
+@json_option
+def consistency(data_dir: Path, first: int, second: int | None, as_json: bool) -> None:
+    """Prove that the tree at size TO extends the tree at size FROM."""
+    with open_reader(data_dir) as log:
+        size, hashes = log.consistency_proof(first, second)
+        _, first_root = log.root(first)
+        _, second_root = log.root(size)
+    document = {
+        "first_size": first,
+        "second_size": size,
+        "first_root": _b64(first_root),
+        "second_root": _b64(second_root),
+        "hashes": [_b64(h) for h in hashes],
+    }
+    _print_proof(document, as_json)
+
+
+def _print_proof(document: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        write_json({"ok": True, **document})
+        return
+    for name, value in document.items():
+        if isinstance(value, list):
+            stdout.print(f"{name}:")
+            for item in value:
+                stdout.print(f"  {item}")
+        else:
+            stdout.print(f"{name}: {value}")
