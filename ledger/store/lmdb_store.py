@@ -237,6 +237,7 @@ class LmdbEventLog:
         self._gate = _TxnGate()
         self._write_mutex = threading.Lock()
         self._lock: WriterLock | None = None
+        self._closed = False
         if readonly:
             if not (self.data_dir / "data.mdb").is_file():
                 raise InvalidInput(
@@ -300,8 +301,12 @@ class LmdbEventLog:
             self._lock = None
 
     def close(self) -> None:
+        """Close the environment and give up the writer lock; safe to call twice."""
+        if self._closed:
+            return
         with self._gate.exclusive():
             self._env.close()
+            self._closed = True
         self._release_lock()
 
     def __enter__(self) -> LmdbEventLog:
