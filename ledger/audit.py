@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint, VerifierKey, open_checkpoint
 from ledger.errors import ErrorCode, LedgerError, VerificationFailed
-from ledger.model import GENESIS_PREV, Envelope, decode_leaf
+from ledger.model import GENESIS_PREV, Envelope, content_digest, decode_leaf
 from ledger.model.registry import schema_for
 from ledger.store import LmdbEventLog, LogSnapshot
 from ledger.tree.hashing import EMPTY_ROOT, leaf_hash
@@ -117,6 +117,13 @@ class _Auditor:
                 ErrorCode.INDEX_MISMATCH,
                 seq,
                 f"the event id index does not point at this leaf for {envelope.event_id!r}",
+                _INDEX_HINT,
+            )
+        if entry[2] != content_digest(envelope):
+            raise _failed(
+                ErrorCode.INDEX_MISMATCH,
+                seq,
+                f"the content digest indexed for {envelope.event_id!r} is not this leaf's",
                 _INDEX_HINT,
             )
         unique = schema_for(envelope.type, envelope.schema_version).unique

@@ -60,6 +60,28 @@ _U64 = struct.Struct(">Q")
 _TREE_KEY = struct.Struct(">BQ")
 _EVENT_ID_VALUE = struct.Struct(">QQ32s")
 
+# LMDB forbids opening one environment twice in a process; we refuse it up front, clearly.
+_OPEN_DIRS: set[Path] = set()
+_OPEN_DIRS_LOCK = threading.Lock()
+
+
+def _claim_in_process(data_dir: Path) -> Path:
+    key = data_dir.resolve()
+    with _OPEN_DIRS_LOCK:
+        if key in _OPEN_DIRS:
+            raise StateContention(
+                ErrorCode.DATA_DIR_LOCKED,
+                f"data directory {data_dir} is already open in this process",
+                hint="share the open LmdbEventLog instead of opening the directory twice",
+            )
+        _OPEN_DIRS.add(key)
+    return key
+
+
+def _release_in_process(key: Path) -> None:
+    with _OPEN_DIRS_LOCK:
+        _OPEN_DIRS.discard(key)
+
 
 def _u64(value: int) -> bytes:
     return _U64.pack(value)
@@ -238,14 +260,13 @@ class LmdbEventLog:
         self._write_mutex = threading.Lock()
         self._lock: WriterLock | None = None
         self._closed = False
-        if readonly:
-            if not (self.data_dir / "data.mdb").is_file():
-                raise InvalidInput(
-                    ErrorCode.DATA_DIR_NOT_FOUND,
-                    f"{self.data_dir} holds no ledger",
-                    hint="check --data-dir; a ledger is created by its first append or import",
-                )
-        else:
+        if readonly and not (self.data_dir / "data.mdb").is_file():
+            raise InvalidInput(
+                ErrorCode.DATA_DIR_NOT_FOUND,
+                f"{self.data_dir} holds no ledger",
+                hint="check --data-dir; a ledger is created by its first append or import",
+            )
+        if not readonly:
             try:
                 self.data_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -254,8 +275,10 @@ class LmdbEventLog:
                     f"cannot create data directory {self.data_dir}: {exc.strerror}",
                     hint="check the path and its permissions",
                 ) from None
-            self._lock = WriterLock(self.data_dir)
+        self._claim = _claim_in_process(self.data_dir)
         try:
+            if not readonly:
+                self._lock = WriterLock(self.data_dir)
             self._env = lmdb.open(
                 str(self.data_dir),
                 map_size=map_size,
@@ -271,10 +294,10 @@ class LmdbEventLog:
             }
             self._check_format()
         except lmdb.Error as exc:
-            self._release_lock()
+            self._release_claims()
             raise _storage_error(exc, f"opening {self.data_dir}") from None
         except LedgerError:
-            self._release_lock()
+            self._release_claims()
             raise
 
     def _check_format(self) -> None:
@@ -295,10 +318,11 @@ class LmdbEventLog:
         """The pid of a dead writer whose lock this instance took over, if any."""
         return self._lock.recovered_from_pid if self._lock else None
 
-    def _release_lock(self) -> None:
+    def _release_claims(self) -> None:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        _release_in_process(self._claim)
 
     def close(self) -> None:
         """Close the environment and give up the writer lock; safe to call twice."""
@@ -307,7 +331,7 @@ class LmdbEventLog:
         with self._gate.exclusive():
             self._env.close()
             self._closed = True
-        self._release_lock()
+        self._release_claims()
 
     def __enter__(self) -> LmdbEventLog:
         return self

@@ -1,0 +1,112 @@
+"""Envelope decoding: strictness, and errors that name the field and the rule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+
+from ledger.errors import ErrorCode, InvalidInput
+from ledger.model import (
+    content_digest,
+    decode_envelope,
+    encode_envelope,
+    envelope_from_object,
+    validate_envelope,
+)
+from ledger.model.envelope import MAX_EVENT_BYTES
+from ledger.samples import sample_finding, sample_run
+
+
+def _object(envelope: Any) -> dict[str, Any]:
+    return json.loads(encode_envelope(envelope))
+
+
+def _error(obj: object) -> InvalidInput:
+    with pytest.raises(InvalidInput) as caught:
+        envelope_from_object(obj)  # type: ignore[arg-type]
+    return caught.value
+
+
+def test_round_trip_is_identity() -> None:
+    for envelope in (sample_run(3), sample_finding(5)):
+        assert decode_envelope(encode_envelope(envelope)) == envelope
+
+
+def test_key_order_does_not_change_content() -> None:
+    obj = _object(sample_run(1))
+    shuffled = dict(reversed(list(obj.items())))
+    shuffled["data"] = dict(reversed(list(obj["data"].items())))
+    assert content_digest(envelope_from_object(shuffled)) == content_digest(sample_run(1))
+    assert encode_envelope(envelope_from_object(shuffled)) == encode_envelope(sample_run(1))
+
+
+def test_errors_name_the_nested_field() -> None:
+    obj = _object(sample_run(1))
+    obj["data"]["input_files"][1]["sha256"] = "ABC"
+    error = _error(obj)
+    assert error.code is ErrorCode.INVALID_EVENT
+    assert error.details["field"] == "$.data.input_files[1].sha256"
+    assert "$.data.input_files[1].sha256" in error.message
+
+
+def test_unknown_fields_are_refused_at_both_levels() -> None:
+    obj = _object(sample_finding(1))
+    obj["extra"] = 1
+    assert "unknown field `extra`" in _error(obj).message
+    obj = _object(sample_finding(1))
+    obj["data"]["extra"] = 1
+    error = _error(obj)
+    assert error.details["field"] == "$.data"
+    assert "`extra`" in error.message
+
+
+def test_unknown_type_and_unknown_version_are_invalid_input() -> None:
+    obj = _object(sample_finding(1))
+    obj["type"] = "finding.deleted"
+    assert _error(obj).code is ErrorCode.UNKNOWN_EVENT_TYPE
+    obj = _object(sample_finding(1))
+    obj["schema_version"] = "9.0"
+    error = _error(obj)
+    assert error.code is ErrorCode.UNKNOWN_SCHEMA_VERSION
+    assert "1.0" in error.hint
+
+
+def test_cross_field_rules_explain_themselves() -> None:
+    obj = _object(sample_run(1))
+    obj["data"]["ended_at"] = "2025-01-01T00:00:00Z"
+    assert "`ended_at` must not be before `started_at`" in _error(obj).message
+    obj = _object(sample_run(1))
+    obj["data"]["input_context_sha"] = "0" * 64
+    assert "input_context_sha" in _error(obj).message
+    obj = _object(sample_run(1))
+    obj["data"]["mode"] = "best_effort"
+    assert "`best_effort` metadata is required" in _error(obj).message
+
+
+def test_impossible_dates_are_refused() -> None:
+    obj = _object(sample_finding(1))
+    obj["occurred_at"] = "2026-02-30T00:00:00Z"
+    assert "occurred_at" in _error(obj).message
+
+
+def test_not_json_and_too_large_are_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        decode_envelope(b'{"event_id": ')
+    assert caught.value.code is ErrorCode.INVALID_JSON
+    with pytest.raises(InvalidInput) as large:
+        decode_envelope(b" " * (MAX_EVENT_BYTES + 1))
+    assert "limit" in large.value.message
+
+
+def test_python_built_envelopes_are_rechecked() -> None:
+    bad = msgspec.structs.replace(sample_finding(1), producer="has space")
+    with pytest.raises(InvalidInput) as caught:
+        validate_envelope(bad)
+    assert caught.value.details["field"] == "$.producer"
+
+
+def test_json_shaped_objects_only() -> None:
+    assert _error({"event_id": object()}).code is ErrorCode.INVALID_EVENT
