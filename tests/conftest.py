@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from ledger.clock import FixedClock
 from ledger.store import LmdbEventLog
 

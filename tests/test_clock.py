@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
 from ledger.clock import FixedClock, SystemClock, clock_from_env, format_utc
 from ledger.errors import ErrorCode, InvalidInput
 
@@ -38,4 +37,4 @@ def test_format_utc_always_has_six_fraction_digits_and_z() -> None:
 
 def test_a_fixed_clock_needs_a_timezone() -> None:
     with pytest.raises(ValueError, match="timezone"):
-        FixedClock(datetime(2026, 1, 1))  # noqa: DTZ001
+        FixedClock(datetime(2026, 1, 1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ledger.errors import (
     CATEGORY_INFO,
     CODE_CATEGORY,
@@ -19,7 +18,8 @@ from ledger.errors import (
 def test_every_category_has_a_distinct_nonzero_exit_code_and_a_class() -> None:
     codes = [CATEGORY_INFO[c].exit_code for c in Category]
     assert len(set(codes)) == len(Category)
-    assert 0 not in codes and 1 not in codes
+    assert 0 not in codes
+    assert 1 not in codes
     assert set(ERROR_CLASSES) == set(Category)
     assert all(ERROR_CLASSES[c].category is c for c in Category)
 
