@@ -11,18 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ledger.errors import ErrorCode, InvalidInput, LedgerError
-from ledger.model import Envelope, decode_envelope
+from ledger.model import PreparedEvent, prepare_json
 from ledger.store import AppendRequest, LmdbEventLog
 
 DEFAULT_BATCH_SIZE = 1000
 
 
 @dataclass(frozen=True)
-class NumberedEnvelope:
-    """An envelope and the 1-based input line it came from."""
+class NumberedEvent:
+    """A validated event and the 1-based input line it came from."""
 
     line: int
-    envelope: Envelope
+    event: PreparedEvent
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,14 @@ class ImportSummary:
     tree_size: int
 
 
-def parse_jsonl(data: bytes) -> list[NumberedEnvelope]:
+def parse_jsonl(data: bytes) -> list[NumberedEvent]:
     """Decode one envelope per non-blank line; errors name the line."""
     parsed = []
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            parsed.append(NumberedEnvelope(number, decode_envelope(line)))
+            parsed.append(NumberedEvent(number, prepare_json(line)))
         except LedgerError as exc:
             exc.message = f"line {number}: {exc.message}"
             exc.args = (exc.message,)
@@ -57,7 +57,7 @@ def parse_jsonl(data: bytes) -> list[NumberedEnvelope]:
 
 def import_events(
     log: LmdbEventLog,
-    events: list[NumberedEnvelope],
+    events: list[NumberedEvent],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int, int], None] | None = None,
@@ -73,7 +73,7 @@ def import_events(
     for start in range(0, len(events), batch_size):
         batch = events[start : start + batch_size]
         try:
-            outcome = log.append([AppendRequest(item.envelope) for item in batch])
+            outcome = log.append([AppendRequest(item.event) for item in batch])
         except LedgerError as exc:
             index = exc.details.get("batch_index")
             line = batch[index].line if isinstance(index, int) else batch[0].line

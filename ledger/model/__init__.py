@@ -11,8 +11,9 @@ from ledger.model.envelope import (
     validate_envelope,
 )
 from ledger.model.finding import FindingV1
-from ledger.model.leaf import GENESIS_PREV, Leaf, decode_leaf, encode_leaf
+from ledger.model.leaf import GENESIS_PREV, Leaf, decode_leaf, encode_leaf, leaf_from_canonical
 from ledger.model.payload import Payload
+from ledger.model.prepared import PreparedEvent, prepare_event, prepare_json
 from ledger.model.registry import PayloadSchema, known_event_types, schema_for
 from ledger.model.run_record import (
     BestEffortMetadata,
@@ -30,6 +31,7 @@ __all__ = [
     "Leaf",
     "Payload",
     "PayloadSchema",
+    "PreparedEvent",
     "RunRecordV1",
     "content_digest",
     "decode_envelope",
@@ -39,6 +41,9 @@ __all__ = [
     "envelope_from_object",
     "input_context_sha",
     "known_event_types",
+    "leaf_from_canonical",
+    "prepare_event",
+    "prepare_json",
     "schema_for",
     "validate_envelope",
 ]

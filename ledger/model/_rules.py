@@ -6,6 +6,7 @@ time formats; `specs/run-record-v1.md` documents them for outsiders.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -41,6 +42,11 @@ ExitCode = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 LineNumber = Annotated[int, msgspec.Meta(ge=1)]
 
 _MAX_PATH = 4096
+_FORBIDDEN_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+# One pass for the common, valid case: segments of allowed characters that are not `.` or `..`.
+_VALID_PATH = re.compile(
+    r"(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f\\]+(?:/(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f\\]+)*"
+)
 
 
 def parse_utc(value: str, field: str) -> datetime:
@@ -53,9 +59,11 @@ def parse_utc(value: str, field: str) -> datetime:
 
 def check_relative_path(value: str, field: str) -> None:
     """A workspace-relative POSIX path: no root, no `.`/`..`/empty segments, no control chars."""
+    if len(value) <= _MAX_PATH and _VALID_PATH.fullmatch(value):
+        return
     if not value or len(value) > _MAX_PATH:
         raise ValueError(f"`{field}` must be 1..{_MAX_PATH} characters")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or "\\" in value:
+    if _FORBIDDEN_PATH_CHARS.search(value):
         raise ValueError(f"`{field}` must not contain control characters or backslashes")
     if value.startswith("/"):
         raise ValueError(f"`{field}` must be relative to the workspace, not absolute: {value!r}")
@@ -63,3 +71,4 @@ def check_relative_path(value: str, field: str) -> None:
         raise ValueError(
             f"`{field}` must be normalised (no empty, `.` or `..` segments): {value!r}"
         )
+    raise ValueError(f"`{field}` is not a valid relative path: {value!r}")

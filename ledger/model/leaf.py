@@ -6,8 +6,6 @@ with its keys in that order (specs/ledger-format.md, "Leaf bytes").
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from ledger.model._rules import Digest, Identifier, Label, UtcTime
@@ -16,6 +14,7 @@ from ledger.model.envelope import (
     EventType,
     SchemaVersion,
     decode_payload,
+    encode_envelope,
     invalid_event,
 )
 
@@ -29,20 +28,6 @@ class Leaf(msgspec.Struct, frozen=True, kw_only=True):
     prev: str
     recorded_at: str
     envelope: Envelope
-
-
-class _LeafWire(msgspec.Struct, frozen=True, kw_only=True):
-    seq: int
-    prev: str
-    recorded_at: str
-    event_id: str
-    stream: str
-    type: str
-    schema_version: str
-    occurred_at: str
-    producer: str
-    correlation_id: str | None
-    data: Any
 
 
 class _RawLeaf(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -62,23 +47,19 @@ class _RawLeaf(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 _ENCODER = msgspec.json.Encoder()
 
 
+def leaf_from_canonical(seq: int, prev: str, recorded_at: str, canonical_envelope: bytes) -> bytes:
+    """The leaf bytes around an envelope's canonical encoding (`{"event_id":...}`).
+
+    The chain members go first and the envelope's members follow unchanged, so
+    the stored bytes contain exactly the bytes that were validated.
+    """
+    head = _ENCODER.encode({"seq": seq, "prev": prev, "recorded_at": recorded_at})
+    return head[:-1] + b"," + canonical_envelope[1:]
+
+
 def encode_leaf(seq: int, prev: str, recorded_at: str, envelope: Envelope) -> bytes:
     """The exact leaf bytes for an envelope stored at `seq` after the leaf hashed `prev`."""
-    return _ENCODER.encode(
-        _LeafWire(
-            seq=seq,
-            prev=prev,
-            recorded_at=recorded_at,
-            event_id=envelope.event_id,
-            stream=envelope.stream,
-            type=envelope.type,
-            schema_version=envelope.schema_version,
-            occurred_at=envelope.occurred_at,
-            producer=envelope.producer,
-            correlation_id=envelope.correlation_id,
-            data=envelope.data,
-        )
-    )
+    return leaf_from_canonical(seq, prev, recorded_at, encode_envelope(envelope))
 
 
 def decode_leaf(raw: bytes) -> Leaf:

@@ -17,7 +17,6 @@ disagree with the leaves.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,11 +38,10 @@ from ledger.errors import (
 )
 from ledger.model import (
     GENESIS_PREV,
-    Envelope,
-    decode_envelope,
+    PreparedEvent,
     decode_leaf,
-    encode_envelope,
-    encode_leaf,
+    leaf_from_canonical,
+    prepare_event,
 )
 from ledger.model.registry import schema_for
 from ledger.store.lock import WriterLock
@@ -135,20 +133,18 @@ class _TxnGate:
 
 @dataclass(frozen=True)
 class _Prepared:
-    envelope: Envelope
-    digest: bytes
+    event: PreparedEvent
     unique_key: bytes | None
     unique_conflict: ErrorCode | None
 
 
 def _prepare(request: AppendRequest) -> _Prepared:
-    canonical = encode_envelope(request.envelope)
-    envelope = decode_envelope(canonical)
-    schema = schema_for(envelope.type, envelope.schema_version)
-    unique = schema.unique
+    event = request.event
+    prepared = event if isinstance(event, PreparedEvent) else prepare_event(event)
+    envelope = prepared.envelope
+    unique = schema_for(envelope.type, envelope.schema_version).unique
     return _Prepared(
-        envelope=envelope,
-        digest=hashlib.sha256(canonical).digest(),
+        event=prepared,
         unique_key=unique.key(envelope.data).encode("utf-8") if unique else None,
         unique_conflict=unique.conflict_code if unique else None,
     )
@@ -503,11 +499,11 @@ class LmdbEventLog:
             prev = GENESIS_PREV if size == 0 else view.read_hash(0, size - 1).hex()
             results: list[AppendResult] = []
             for position, (request, item) in enumerate(zip(requests, prepared, strict=True)):
-                envelope = item.envelope
+                envelope = item.event.envelope
                 existing = view.event_id_entry(envelope.event_id)
                 if existing is not None:
                     seq, version, digest = existing
-                    if digest != item.digest:
+                    if digest != item.event.digest:
                         raise StateContention(
                             ErrorCode.EVENT_ID_CONFLICT,
                             f"event id {envelope.event_id!r} is already stored at seq {seq} "
@@ -548,13 +544,13 @@ class LmdbEventLog:
                         )
                     txn.put(item.unique_key, _u64(size), db=dbs["unique_keys"])
                 version = current + 1
-                leaf = encode_leaf(size, prev, recorded_at, envelope)
+                leaf = leaf_from_canonical(size, prev, recorded_at, item.event.canonical)
                 hashed = leaf_hash(leaf)
                 stream_key = envelope.stream.encode("utf-8")
                 txn.put(_u64(size), leaf, db=dbs["leaves"], append=True)
                 txn.put(
                     envelope.event_id.encode("utf-8"),
-                    _EVENT_ID_VALUE.pack(size, version, item.digest),
+                    _EVENT_ID_VALUE.pack(size, version, item.event.digest),
                     db=dbs["event_ids"],
                 )
                 txn.put(stream_key, _u64(version), db=dbs["streams"])

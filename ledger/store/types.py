@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ledger.model import Envelope, Leaf
+from ledger.model import Envelope, Leaf, PreparedEvent
 
 #: `expected_version` values: None accepts any version; NO_STREAM requires the stream
 #: not to exist yet; N >= 1 requires the stream's current version to be exactly N.
@@ -15,9 +15,13 @@ NO_STREAM: ExpectedVersion = 0
 
 @dataclass(frozen=True)
 class AppendRequest:
-    """One event to append, with an optional optimistic-concurrency guard on its stream."""
+    """One event to append, with an optional optimistic-concurrency guard on its stream.
 
-    envelope: Envelope
+    The event may be an envelope (validated on append) or an already
+    `PreparedEvent` (validated once, earlier, e.g. while parsing an import).
+    """
+
+    event: Envelope | PreparedEvent
     expected_version: ExpectedVersion = ANY_VERSION
 
 
