@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import lmdb
-
 from ledger.audit import audit_log
 from ledger.clock import FixedClock
 from ledger.importer import import_events, parse_jsonl
@@ -127,8 +126,10 @@ def main() -> None:
     print(table)
     if args.write is not None:
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text("# Benchmarks\n\nProduced by `make bench` (`scripts/bench.py`).\n\n"
-                              "## Ledger core\n\n" + table)
+        args.write.write_text(
+            "# Benchmarks\n\nProduced by `make bench` (`scripts/bench.py`).\n\n"
+            "## Ledger core\n\n" + table
+        )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from ledger.model import encode_envelope
-from ledger.samples import sample_events
+from ledger.samples import sample_events, sample_run
 from ledger.tree.hashing import leaf_hash
 from ledger.tree.verify import verify_inclusion
 
@@ -41,7 +41,9 @@ def main() -> None:
     try:
         data = work / "data"
         events = work / "events.jsonl"
-        events.write_bytes(b"".join(encode_envelope(e) + b"\n" for e in sample_events(40)))
+        sample = sample_events(40)
+        sample[10] = sample_run(5, notes="demo tamper target")
+        events.write_bytes(b"".join(encode_envelope(e) + b"\n" for e in sample))
 
         verifier = ledgerctl(
             "keygen", "--origin", "demo.ledgerd.local/log", "--out", str(work / "log.key")
@@ -57,7 +59,8 @@ def main() -> None:
             ledgerctl("import", str(events), "--data-dir", str(data), "--json").stdout
         )
         print(
-            f"  re-import: {again['duplicates']} duplicates recognised, {again['appended']} appended"
+            f"  re-import: {again['duplicates']} duplicates recognised, "
+            f"{again['appended']} appended"
         )
 
         note = ledgerctl(
@@ -94,19 +97,24 @@ def main() -> None:
             base64.b64decode(proof["root"]),
         )
         print(
-            f"  inclusion proof of seq 7 ({len(proof['hashes'])} hashes) checks out against the root"
+            f"  inclusion proof of seq 7 ({len(proof['hashes'])} hashes) "
+            "checks out against the root"
         )
 
         tampered = work / "tampered"
         shutil.copytree(data, tampered, ignore=shutil.ignore_patterns("writer.lock", "lock.mdb"))
         db = tampered / "data.mdb"
-        raw = bytearray(db.read_bytes())
-        spot = raw.find(b'"what":"unchecked return value"')
-        raw[spot + 9] ^= 0x01
-        db.write_bytes(bytes(raw))
+        raw = db.read_bytes()
+        # LMDB is copy-on-write: stale page copies may repeat the text, so change every copy.
+        db.write_bytes(raw.replace(b"demo tamper target", b"demo tamper tarGet"))
         failed = ledgerctl("verify", "--data-dir", str(tampered), "--json", check=False)
         verdict = json.loads(failed.stdout)
-        print(f"  after flipping one bit on disk: exit {failed.returncode}, {verdict['error']}")
+        if verdict["ok"] or failed.returncode != 3:
+            sys.exit("demo failed: the tampered copy verified")
+        print(
+            f"  after changing one byte of seq 10 on disk: exit {failed.returncode}, "
+            f"{verdict['error']}"
+        )
 
         print()
         print("summary")
