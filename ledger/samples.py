@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from ledger.model import Envelope, FileDigest, FindingV1, RunRecordV1, input_context_sha
 from ledger.model.finding import FindingCategory, Severity
 
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 _AGENTS = ("fixer-agent", "test-agent", "docs-agent")
 _SEVERITIES: tuple[Severity, ...] = ("P0", "P1", "P2", "P3")
 _CATEGORIES: tuple[FindingCategory, ...] = (
@@ -35,8 +37,8 @@ def sample_uuid7(index: int, *, base_ms: int = 1_767_225_600_000) -> str:
 
 
 def _time(index: int, offset_s: int = 0) -> str:
-    seconds = index + offset_s
-    return f"2026-01-01T{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+    instant = _EPOCH + timedelta(seconds=index + offset_s)
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def sample_run(index: int, *, notes: str = "") -> Envelope:

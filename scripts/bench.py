@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import lmdb
+
 from ledger.audit import audit_log
 from ledger.clock import FixedClock
 from ledger.importer import import_events, parse_jsonl

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from ledger.clock import FixedClock
 from ledger.store import LmdbEventLog
 

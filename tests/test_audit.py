@@ -8,14 +8,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
+
+from conftest import json_lines
 from ledger.audit import audit_log
 from ledger.checkpoint import Checkpoint, SignerKey
 from ledger.errors import ErrorCode, VerificationFailed
 from ledger.model import content_digest, encode_leaf
 from ledger.samples import sample_events, sample_run
 from ledger.store import AppendRequest, LmdbEventLog
-
-from conftest import json_lines
 from tamper import edit, flip_byte_in_leaf, tree_key, u64
 
 KEY = SignerKey.generate("audit.test/log")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from ledger.clock import FixedClock, SystemClock, clock_from_env, format_utc
 from ledger.errors import ErrorCode, InvalidInput
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ledger.errors import (
     CATEGORY_INFO,
     CODE_CATEGORY,

@@ -6,11 +6,10 @@ import base64
 import hashlib
 from pathlib import Path
 
+from conftest import json_lines
 from ledger.model import encode_envelope
 from ledger.samples import sample_events
 from ledger.store import AppendRequest, LmdbEventLog
-
-from conftest import json_lines
 
 # Recorded once; a change here means every existing log would verify differently.
 GOLDEN_ROOT_100 = "723b6b543dd5b3ac6450b4ef0e70d558038820fa70851a667d847cfbf1f4fa9d"

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from conftest import json_lines, run_ledgerctl
 from ledger.checkpoint import Checkpoint, SignerKey, VerifierKey, parse_checkpoint_body
 from ledger.checkpoint.note import open_note, sign_note
 from ledger.errors import CATEGORY_INFO, CODE_CATEGORY, LedgerError
@@ -25,8 +27,6 @@ from ledger.store import AppendRequest, LmdbEventLog
 from ledger.tree import stored
 from ledger.tree.hashing import leaf_hash
 from ledger.tree.verify import verify_consistency, verify_inclusion
-
-from conftest import json_lines, run_ledgerctl
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 _BLOCK = re.compile(r"^```yaml contract-spec\n(.*?)^```", re.MULTILINE | re.DOTALL)

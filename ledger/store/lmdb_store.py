@@ -17,6 +17,7 @@ disagree with the leaves.
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 from collections.abc import Iterator, Sequence
@@ -71,6 +72,7 @@ def _claim_in_process(data_dir: Path) -> Path:
                 ErrorCode.DATA_DIR_LOCKED,
                 f"data directory {data_dir} is already open in this process",
                 hint="share the open LmdbEventLog instead of opening the directory twice",
+                details={"holder_pid": os.getpid()},
             )
         _OPEN_DIRS.add(key)
     return key

@@ -44,9 +44,9 @@ class WriterLock:
                 "directory twice; read-only commands work alongside it",
                 details={"holder_pid": holder} if holder is not None else None,
             ) from None
-        previous = self._recorded_pid()
-        if previous is not None and previous != os.getpid():
-            self.recovered_from_pid = previous
+        # A clean release empties the file, so a pid still in it belongs to a holder that
+        # died, even one that had our pid (as a restarted container's daemon often does).
+        self.recovered_from_pid = self._recorded_pid()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
         os.fsync(self._fd)

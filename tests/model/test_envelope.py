@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
+
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.model import (
     content_digest,

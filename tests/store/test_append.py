@@ -6,6 +6,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+
 from ledger.errors import ErrorCode, InvalidInput, StateContention
 from ledger.model import Envelope, decode_leaf
 from ledger.samples import sample_finding, sample_run
