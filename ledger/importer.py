@@ -36,6 +36,7 @@ class ImportSummary:
 def parse_jsonl(data: bytes) -> list[NumberedEvent]:
     """Decode one envelope per non-blank line; errors name the line."""
     parsed = []
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark some editors add
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from ledger.checkpoint import SignerKey, VerifierKey
+from ledger.cli._output import remember_json_mode
 from ledger.clock import clock_from_env
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import read_file
@@ -20,9 +21,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(
-        func
-    )
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print machine-readable JSON.",
+        callback=lambda _ctx, _param, value: remember_json_mode(value),
+    )(func)
 
 
 def data_dir_option(func: F) -> F:
@@ -60,6 +65,13 @@ def load_signer(path: Path) -> SignerKey:
 def load_verifier(value: str) -> VerifierKey:
     """A verifier key given inline (`name+id+key`) or as the path of a file holding one."""
     path = Path(value)
-    if "+" not in value or path.is_file():
+    if path.is_file():
         return VerifierKey.parse(read_file(path, what="verifier key").decode("utf-8", "replace"))
-    return VerifierKey.parse(value)
+    try:
+        return VerifierKey.parse(value)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            ErrorCode.INVALID_KEY,
+            f"--vkey {value!r} is neither a readable file nor a verifier key ({exc.message})",
+            hint="give the verifier key text (name+id+key) or the path of a file holding it",
+        ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import msgspec
@@ -13,8 +14,23 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 _ENCODER = msgspec.json.Encoder()
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup is off: origins, paths and messages are data and may contain `[...]`.
+stdout = Console(highlight=False, markup=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+
+_json_mode: ContextVar[bool | None] = ContextVar("ledgerctl_json_mode", default=None)
+
+
+def remember_json_mode(value: bool) -> bool:
+    """Record what the parsed `--json` flag said, for the error handler."""
+    _json_mode.set(value)
+    return value
+
+
+def json_mode(args: list[str]) -> bool:
+    """Whether errors go out as JSON: the parsed flag, or a plain scan if parsing failed."""
+    parsed = _json_mode.get()
+    return parsed if parsed is not None else "--json" in args
 
 
 def write_json(document: Mapping[str, Any]) -> None:

@@ -75,15 +75,24 @@ def tail(data_dir: Path, start: int, limit: int | None, as_json: bool) -> None:
                     }
                 )
             return
-        table = Table("seq", "recorded_at", "type", "stream", "producer", "event_id")
-        for item in events:
-            envelope = item.leaf.envelope
-            table.add_row(
+        columns = ("seq", "recorded_at", "type", "stream", "producer", "event_id")
+        rows = (
+            (
                 str(item.seq),
                 item.leaf.recorded_at,
-                envelope.type,
-                envelope.stream,
-                envelope.producer,
-                envelope.event_id,
+                item.leaf.envelope.type,
+                item.leaf.envelope.stream,
+                item.leaf.envelope.producer,
+                item.leaf.envelope.event_id,
             )
+            for item in events
+        )
+        if not stdout.is_terminal:
+            # Piped output stays whole and easy to cut: tab-separated, one event per line.
+            for row in (columns, *rows):
+                sys.stdout.write("\t".join(row) + "\n")
+            return
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*row)
         stdout.print(table)

@@ -14,12 +14,19 @@ from collections.abc import Sequence
 import click
 
 from ledger import __version__
-from ledger.cli._output import stderr, write_json
+from ledger.cli._output import json_mode, stderr, write_json
 from ledger.cli.keygen import keygen
 from ledger.cli.log_commands import import_command, tail
 from ledger.cli.proof_commands import checkpoint, proof
 from ledger.cli.verify import verify
-from ledger.errors import ErrorCode, InternalFailure, InvalidInput, LedgerError
+from ledger.errors import (
+    CATEGORY_INFO,
+    Category,
+    ErrorCode,
+    InternalFailure,
+    InvalidInput,
+    LedgerError,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,23 +43,24 @@ def _report(error: LedgerError, as_json: bool) -> int:
     if as_json:
         write_json(error.to_dict())
     else:
-        stderr.print(f"error: {error.message}", markup=False)
-        stderr.print(f"  {error.category} / {error.code}", markup=False)
-        stderr.print(f"  hint: {error.hint}", markup=False)
+        stderr.print(f"error: {error.message}")
+        stderr.print(f"  {error.category} / {error.code}")
+        stderr.print(f"  hint: {error.hint}")
     return error.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ledgerctl; returns (and, as a script, exits with) the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    # Decided before parsing, so that even a usage error honours --json.
-    as_json = "--json" in args
     try:
         cli.main(args=args, prog_name="ledgerctl", standalone_mode=False)
     except LedgerError as error:
-        return _report(error, as_json)
+        return _report(error, json_mode(args))
     except click.exceptions.Exit as done:
         return done.exit_code
+    except click.exceptions.NoArgsIsHelpError as bare:
+        stderr.print(bare.format_message())
+        return CATEGORY_INFO[Category.INVALID_INPUT].exit_code
     except click.ClickException as usage:
         return _report(
             InvalidInput(
@@ -60,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 usage.format_message(),
                 hint="see `ledgerctl --help` and `ledgerctl COMMAND --help`",
             ),
-            as_json,
+            json_mode(args),
         )
     except click.exceptions.Abort:
         return 130
@@ -73,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"unexpected {type(unexpected).__name__}: {unexpected}",
                 hint="this is a bug in ledgerd; rerun with LEDGERD_DEBUG=1 and report the trace",
             ),
-            as_json,
+            json_mode(args),
         )
     return 0
 

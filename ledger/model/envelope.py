@@ -8,6 +8,7 @@ names the field and the rule it broke.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -54,11 +55,16 @@ class _RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 _ENCODER = msgspec.json.Encoder()
 
 
+_NAMED_FIELD = re.compile(r"^Object (?:contains unknown|missing required) field `([^`]+)`")
+
+
 def _field_path(message: str) -> str | None:
     marker = " - at `"
-    if marker not in message:
-        return None
-    return message.rsplit(marker, 1)[1].rstrip("`")
+    path = message.rsplit(marker, 1)[1].rstrip("`") if marker in message else None
+    named = _NAMED_FIELD.match(message)
+    if named is not None:
+        return f"{path or '$'}.{named.group(1)}"
+    return path
 
 
 def invalid_event(exc: msgspec.MsgspecError, *, prefix: str = "$") -> InvalidInput:

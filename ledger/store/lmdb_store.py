@@ -497,7 +497,7 @@ class LmdbEventLog:
         recorded_at = format_utc(self._clock.now())
         with self._env.begin(write=True) as txn:
             view = LogSnapshot(txn, dbs)
-            size = view.size
+            size = batch_start = view.size
             prev = GENESIS_PREV if size == 0 else view.read_hash(0, size - 1).hex()
             results: list[AppendResult] = []
             for position, (request, item) in enumerate(zip(requests, prepared, strict=True)):
@@ -506,16 +506,20 @@ class LmdbEventLog:
                 if existing is not None:
                     seq, version, digest = existing
                     if digest != item.event.digest:
+                        where = (
+                            "appears earlier in this batch"
+                            if seq >= batch_start
+                            else f"is already stored at seq {seq}"
+                        )
                         raise StateContention(
                             ErrorCode.EVENT_ID_CONFLICT,
-                            f"event id {envelope.event_id!r} is already stored at seq {seq} "
-                            "with different content",
+                            f"event id {envelope.event_id!r} {where} with different content",
                             hint="an event id names one event forever; generate a new id for "
                             "a new event",
                             details={
                                 "event_id": envelope.event_id,
-                                "seq": seq,
                                 "batch_index": position,
+                                **({} if seq >= batch_start else {"seq": seq}),
                             },
                         )
                     results.append(AppendResult(seq=seq, stream_version=version, duplicate=True))

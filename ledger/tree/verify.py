@@ -81,6 +81,8 @@ def verify_consistency(
     the empty one, so such a "proof" shows nothing.
     """
     code = ErrorCode.CONSISTENCY_PROOF_INVALID
+    if first_size < 0 or second_size < 0:
+        raise _fail(code, f"tree sizes cannot be negative ({first_size}, {second_size})")
     if first_size > second_size:
         raise _fail(code, f"first size {first_size} is larger than second size {second_size}")
     if first_size == 0:

@@ -59,7 +59,7 @@ def test_unknown_fields_are_refused_at_both_levels() -> None:
     obj = _object(sample_finding(1))
     obj["data"]["extra"] = 1
     error = _error(obj)
-    assert error.details["field"] == "$.data"
+    assert error.details["field"] == "$.data.extra"
     assert "`extra`" in error.message
 
 
@@ -110,3 +110,12 @@ def test_python_built_envelopes_are_rechecked() -> None:
 
 def test_json_shaped_objects_only() -> None:
     assert _error({"event_id": object()}).code is ErrorCode.INVALID_EVENT
+
+
+def test_unknown_and_missing_fields_are_named_in_the_field_path() -> None:
+    obj = _object(sample_finding(1))
+    obj["data"]["colour"] = "blue"
+    assert _error(obj).details["field"] == "$.data.colour"
+    obj = _object(sample_finding(1))
+    del obj["producer"]
+    assert _error(obj).details["field"] == "$.producer"
