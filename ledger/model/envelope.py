@@ -25,8 +25,8 @@ EventType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z
 MAX_EVENT_BYTES = 1 << 20
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True):
-    """One event as a producer submits it. Field order is the canonical encoding order."""
+class _EnvelopeHead(msgspec.Struct, frozen=True, kw_only=True):
+    """The envelope members before `data`, in canonical encoding order."""
 
     event_id: Identifier
     stream: Label
@@ -35,21 +35,35 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: UtcTime
     producer: Label
     correlation_id: Identifier | None = None
+
+
+class Envelope(_EnvelopeHead, frozen=True, kw_only=True):
+    """One event as a producer submits it. Field order is the canonical encoding order."""
+
     data: Payload
 
 
-class _RawEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    event_id: Identifier
-    stream: Label
-    type: EventType
-    schema_version: SchemaVersion
-    occurred_at: UtcTime
-    producer: Label
-    correlation_id: Identifier | None = None
+class RawEnvelope(_EnvelopeHead, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An envelope decoded with its `data` still raw JSON, awaiting its payload schema."""
+
     data: msgspec.Raw
 
     def __post_init__(self) -> None:
         parse_utc(self.occurred_at, "occurred_at")
+
+
+def envelope_from_raw(head: RawEnvelope) -> Envelope:
+    """Decode `data` with the schema the head's type and version select."""
+    return Envelope(
+        event_id=head.event_id,
+        stream=head.stream,
+        type=head.type,
+        schema_version=head.schema_version,
+        occurred_at=head.occurred_at,
+        producer=head.producer,
+        correlation_id=head.correlation_id,
+        data=decode_payload(head.type, head.schema_version, head.data),
+    )
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -106,19 +120,10 @@ def decode_envelope(raw: bytes) -> Envelope:
             hint="keep large artefacts outside the ledger and record their digests",
         )
     try:
-        head = msgspec.json.decode(raw, type=_RawEnvelope)
+        head = msgspec.json.decode(raw, type=RawEnvelope)
     except msgspec.MsgspecError as exc:
         raise invalid_event(exc) from None
-    return Envelope(
-        event_id=head.event_id,
-        stream=head.stream,
-        type=head.type,
-        schema_version=head.schema_version,
-        occurred_at=head.occurred_at,
-        producer=head.producer,
-        correlation_id=head.correlation_id,
-        data=decode_payload(head.type, head.schema_version, head.data),
-    )
+    return envelope_from_raw(head)
 
 
 def envelope_from_object(obj: Mapping[str, Any]) -> Envelope:

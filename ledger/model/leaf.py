@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import msgspec
 
-from ledger.model._rules import Digest, Identifier, Label, UtcTime
+from ledger.model._rules import Digest, UtcTime, parse_utc
 from ledger.model.envelope import (
     Envelope,
-    EventType,
-    SchemaVersion,
-    decode_payload,
+    RawEnvelope,
     encode_envelope,
+    envelope_from_raw,
     invalid_event,
 )
 
@@ -30,18 +29,14 @@ class Leaf(msgspec.Struct, frozen=True, kw_only=True):
     envelope: Envelope
 
 
-class _RawLeaf(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _RawLeaf(RawEnvelope, frozen=True, kw_only=True, forbid_unknown_fields=True):
     seq: int
     prev: Digest
     recorded_at: UtcTime
-    event_id: Identifier
-    stream: Label
-    type: EventType
-    schema_version: SchemaVersion
-    occurred_at: UtcTime
-    producer: Label
-    correlation_id: Identifier | None
-    data: msgspec.Raw
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_utc(self.recorded_at, "recorded_at")
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -72,14 +67,5 @@ def decode_leaf(raw: bytes) -> Leaf:
         seq=head.seq,
         prev=head.prev,
         recorded_at=head.recorded_at,
-        envelope=Envelope(
-            event_id=head.event_id,
-            stream=head.stream,
-            type=head.type,
-            schema_version=head.schema_version,
-            occurred_at=head.occurred_at,
-            producer=head.producer,
-            correlation_id=head.correlation_id,
-            data=decode_payload(head.type, head.schema_version, head.data),
-        ),
+        envelope=envelope_from_raw(head),
     )
