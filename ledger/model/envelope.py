@@ -25,8 +25,8 @@ EventType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z
 MAX_EVENT_BYTES = 1 << 20
 
 
-class _EnvelopeHead(msgspec.Struct, frozen=True, kw_only=True):
-    """The envelope members before `data`, in canonical encoding order."""
+class _EnvelopeHead(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The envelope members before `data`, in canonical encoding order (untracked, like Payload)."""
 
     event_id: Identifier
     stream: Label

@@ -6,6 +6,8 @@ with its keys in that order (specs/ledger-format.md, "Leaf bytes").
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from ledger.model._rules import Digest, UtcTime, parse_utc
@@ -18,9 +20,11 @@ from ledger.model.envelope import (
 )
 
 GENESIS_PREV = "0" * 64
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_RECORDED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
 
 
-class Leaf(msgspec.Struct, frozen=True, kw_only=True):
+class Leaf(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A decoded stored leaf: its chain position plus the envelope it carries."""
 
     seq: int
@@ -39,17 +43,21 @@ class _RawLeaf(RawEnvelope, frozen=True, kw_only=True, forbid_unknown_fields=Tru
         parse_utc(self.recorded_at, "recorded_at")
 
 
-_ENCODER = msgspec.json.Encoder()
-
-
 def leaf_from_canonical(seq: int, prev: str, recorded_at: str, canonical_envelope: bytes) -> bytes:
     """The leaf bytes around an envelope's canonical encoding (`{"event_id":...}`).
 
     The chain members go first and the envelope's members follow unchanged, so
     the stored bytes contain exactly the bytes that were validated.
     """
-    head = _ENCODER.encode({"seq": seq, "prev": prev, "recorded_at": recorded_at})
-    return head[:-1] + b"," + canonical_envelope[1:]
+    # Checked, so that neither can need JSON escaping.
+    if not _HEX64.fullmatch(prev) or not _RECORDED_AT.fullmatch(recorded_at):
+        raise ValueError(f"malformed chain members: prev={prev!r}, recorded_at={recorded_at!r}")
+    head = b'{"seq":%d,"prev":"%s","recorded_at":"%s",' % (
+        seq,
+        prev.encode("ascii"),
+        recorded_at.encode("ascii"),
+    )
+    return head + canonical_envelope[1:]
 
 
 def encode_leaf(seq: int, prev: str, recorded_at: str, envelope: Envelope) -> bytes:

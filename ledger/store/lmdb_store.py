@@ -46,7 +46,13 @@ from ledger.model import (
 )
 from ledger.model.registry import schema_for
 from ledger.store.lock import WriterLock
-from ledger.store.types import AppendOutcome, AppendRequest, AppendResult, StoredEvent
+from ledger.store.types import (
+    AppendOutcome,
+    AppendRequest,
+    AppendResult,
+    ExpectedVersion,
+    StoredEvent,
+)
 from ledger.tree import stored
 from ledger.tree.hashing import leaf_hash
 
@@ -493,77 +499,117 @@ class LmdbEventLog:
     def _append_txn(
         self, requests: Sequence[AppendRequest], prepared: Sequence[_Prepared]
     ) -> AppendOutcome:
-        dbs = self._dbs
         recorded_at = format_utc(self._clock.now())
         with self._env.begin(write=True) as txn:
-            view = LogSnapshot(txn, dbs)
-            size = batch_start = view.size
-            prev = GENESIS_PREV if size == 0 else view.read_hash(0, size - 1).hex()
-            results: list[AppendResult] = []
-            for position, (request, item) in enumerate(zip(requests, prepared, strict=True)):
-                envelope = item.event.envelope
-                existing = view.event_id_entry(envelope.event_id)
-                if existing is not None:
-                    seq, version, digest = existing
-                    if digest != item.event.digest:
-                        where = (
-                            "appears earlier in this batch"
-                            if seq >= batch_start
-                            else f"is already stored at seq {seq}"
-                        )
-                        raise StateContention(
-                            ErrorCode.EVENT_ID_CONFLICT,
-                            f"event id {envelope.event_id!r} {where} with different content",
-                            hint="an event id names one event forever; generate a new id for "
-                            "a new event",
-                            details={
-                                "event_id": envelope.event_id,
-                                "batch_index": position,
-                                **({} if seq >= batch_start else {"seq": seq}),
-                            },
-                        )
-                    results.append(AppendResult(seq=seq, stream_version=version, duplicate=True))
-                    continue
-                current = view.stream_version(envelope.stream)
-                expected = request.expected_version
-                if expected is not None and expected != current:
-                    raise StateContention(
-                        ErrorCode.WRONG_EXPECTED_VERSION,
-                        f"stream {envelope.stream!r} is at version {current}, not {expected}",
-                        hint="re-read the stream and decide again; this error is not retried",
-                        details={
-                            "stream": envelope.stream,
-                            "expected_version": expected,
-                            "current_version": current,
-                            "batch_index": position,
-                        },
-                    )
-                if item.unique_key is not None and item.unique_conflict is not None:
-                    holder = txn.get(item.unique_key, db=dbs["unique_keys"])
-                    if holder is not None:
-                        raise StateContention(
-                            item.unique_conflict,
-                            f"{item.unique_key.decode()} is already recorded at seq "
-                            f"{_U64.unpack(holder)[0]}",
-                            hint="a run is recorded once; record a new run with a new run_id",
-                            details={"seq": _U64.unpack(holder)[0], "batch_index": position},
-                        )
-                    txn.put(item.unique_key, _u64(size), db=dbs["unique_keys"])
-                version = current + 1
-                leaf = leaf_from_canonical(size, prev, recorded_at, item.event.canonical)
-                hashed = leaf_hash(leaf)
-                stream_key = envelope.stream.encode("utf-8")
-                txn.put(_u64(size), leaf, db=dbs["leaves"], append=True)
-                txn.put(
-                    envelope.event_id.encode("utf-8"),
-                    _EVENT_ID_VALUE.pack(size, version, item.event.digest),
-                    db=dbs["event_ids"],
-                )
-                txn.put(stream_key, _u64(version), db=dbs["streams"])
-                txn.put(stream_key + b"\x00" + _u64(version), _u64(size), db=dbs["stream_events"])
-                for level, index, value in stored.hashes_to_store(size, hashed, view.read_hash):
-                    txn.put(_TREE_KEY.pack(level, index), value, db=dbs["tree"])
-                results.append(AppendResult(seq=size, stream_version=version, duplicate=False))
-                prev = hashed.hex()
-                size += 1
-        return AppendOutcome(results=tuple(results), tree_size=size)
+            batch = _BatchWriter(txn, self._dbs, recorded_at)
+            results = tuple(
+                batch.add(position, request.expected_version, item)
+                for position, (request, item) in enumerate(zip(requests, prepared, strict=True))
+            )
+            batch.finish()
+        return AppendOutcome(results=results, tree_size=batch.size)
+
+
+class _BatchWriter:
+    """Writes one batch inside one write transaction, enforcing the append rules in order."""
+
+    def __init__(self, txn: lmdb.Transaction, dbs: dict[str, Any], recorded_at: str) -> None:
+        self._txn = txn
+        self._dbs = dbs
+        self._view = LogSnapshot(txn, dbs)
+        self._recorded_at = recorded_at
+        self.size = self._start = self._view.size
+        self._prev = (
+            GENESIS_PREV if self.size == 0 else self._view.read_hash(0, self.size - 1).hex()
+        )
+        # Stream versions are read once and written once per batch, not once per event.
+        self._versions: dict[str, int] = {}
+
+    def add(self, position: int, expected: ExpectedVersion, item: _Prepared) -> AppendResult:
+        envelope = item.event.envelope
+        duplicate = self._duplicate_of(position, item)
+        if duplicate is not None:
+            return duplicate
+        current = self._version(envelope.stream)
+        if expected is not None and expected != current:
+            raise StateContention(
+                ErrorCode.WRONG_EXPECTED_VERSION,
+                f"stream {envelope.stream!r} is at version {current}, not {expected}",
+                hint="re-read the stream and decide again; this error is not retried",
+                details={
+                    "stream": envelope.stream,
+                    "expected_version": expected,
+                    "current_version": current,
+                    "batch_index": position,
+                },
+            )
+        self._claim_unique(position, item)
+        return self._write(item, current + 1)
+
+    def _duplicate_of(self, position: int, item: _Prepared) -> AppendResult | None:
+        event_id = item.event.envelope.event_id
+        existing = self._view.event_id_entry(event_id)
+        if existing is None:
+            return None
+        seq, version, digest = existing
+        if digest != item.event.digest:
+            in_batch = seq >= self._start
+            where = (
+                "appears earlier in this batch" if in_batch else f"is already stored at seq {seq}"
+            )
+            raise StateContention(
+                ErrorCode.EVENT_ID_CONFLICT,
+                f"event id {event_id!r} {where} with different content",
+                hint="an event id names one event forever; generate a new id for a new event",
+                details={
+                    "event_id": event_id,
+                    "batch_index": position,
+                    **({} if in_batch else {"seq": seq}),
+                },
+            )
+        return AppendResult(seq=seq, stream_version=version, duplicate=True)
+
+    def _version(self, stream: str) -> int:
+        if stream not in self._versions:
+            self._versions[stream] = self._view.stream_version(stream)
+        return self._versions[stream]
+
+    def _claim_unique(self, position: int, item: _Prepared) -> None:
+        if item.unique_key is None or item.unique_conflict is None:
+            return
+        holder = self._txn.get(item.unique_key, db=self._dbs["unique_keys"])
+        if holder is not None:
+            seq = _U64.unpack(holder)[0]
+            raise StateContention(
+                item.unique_conflict,
+                f"{item.unique_key.decode()} is already recorded at seq {seq}",
+                hint="this value may be recorded once; use a new one for a new record",
+                details={"seq": seq, "batch_index": position},
+            )
+        self._txn.put(item.unique_key, _u64(self.size), db=self._dbs["unique_keys"])
+
+    def _write(self, item: _Prepared, version: int) -> AppendResult:
+        txn, dbs, seq = self._txn, self._dbs, self.size
+        envelope = item.event.envelope
+        leaf = leaf_from_canonical(seq, self._prev, self._recorded_at, item.event.canonical)
+        hashed = leaf_hash(leaf)
+        txn.put(_u64(seq), leaf, db=dbs["leaves"], append=True)
+        txn.put(
+            envelope.event_id.encode("utf-8"),
+            _EVENT_ID_VALUE.pack(seq, version, item.event.digest),
+            db=dbs["event_ids"],
+        )
+        stream_key = envelope.stream.encode("utf-8")
+        txn.put(stream_key + b"\x00" + _u64(version), _u64(seq), db=dbs["stream_events"])
+        for level, index, value in stored.hashes_to_store(seq, hashed, self._view.read_hash):
+            txn.put(_TREE_KEY.pack(level, index), value, db=dbs["tree"])
+        self._versions[envelope.stream] = version
+        self._prev = hashed.hex()
+        self.size += 1
+        return AppendResult(seq=seq, stream_version=version, duplicate=False)
+
+    def finish(self) -> None:
+        """Write each stream's final version (a stream only looked at stays absent)."""
+        for stream, version in self._versions.items():
+            if version:
+                self._txn.put(stream.encode("utf-8"), _u64(version), db=self._dbs["streams"])
