@@ -51,6 +51,7 @@ class _Auditor:
         self.tree = CompactRange()
         self.prev = GENESIS_PREV
         self.stream_versions: dict[str, int] = {}
+        self.unique_keys = 0
         self.checkpoint_root: bytes | None = None
         self._seq = 0
 
@@ -126,8 +127,19 @@ class _Auditor:
                 f"the content digest indexed for {envelope.event_id!r} is not this leaf's",
                 _INDEX_HINT,
             )
+        if self.view.stream_seq(envelope.stream, version) != seq:
+            raise _failed(
+                ErrorCode.INDEX_MISMATCH,
+                seq,
+                f"the index of stream {envelope.stream!r} does not give this leaf as "
+                f"version {version}",
+                _INDEX_HINT,
+            )
         unique = schema_for(envelope.type, envelope.schema_version).unique
-        if unique is not None and self.view.unique_key_seq(unique.key(envelope.data)) != seq:
+        if unique is None:
+            return
+        self.unique_keys += 1
+        if self.view.unique_key_seq(unique.key(envelope.data)) != seq:
             raise _failed(
                 ErrorCode.INDEX_MISMATCH,
                 seq,
@@ -145,17 +157,36 @@ class _Auditor:
                     f"the leaves give {version}",
                     _INDEX_HINT,
                 )
-        root = self.tree.root()
-        if self.view.size and self.view.root(self.view.size) != root:
-            raise _failed(
-                ErrorCode.TREE_HASH_MISMATCH,
-                None,
-                "the stored tree's root differs from the root recomputed from the leaves",
-                _TAMPER_HINT,
-            )
+        self._check_no_extra_entries()
         if self.checkpoint is not None:
             self._check_checkpoint(self.checkpoint)
-        return AuditReport(size=self.tree.size, root=root, checkpoint=self.checkpoint)
+        # Every stored subtree hash was compared as it completed, so the stored root is
+        # the recomputed one.
+        return AuditReport(size=self.tree.size, root=self.tree.root(), checkpoint=self.checkpoint)
+
+    def _check_no_extra_entries(self) -> None:
+        """Each leaf was found in every index; equal counts mean nothing else is in them."""
+        size = self.tree.size
+        expected = {
+            "event_ids": size,
+            "stream_events": size,
+            "streams": len(self.stream_versions),
+            "unique_keys": self.unique_keys,
+            # One stored hash per complete subtree: sum of floor(n / 2^level) = 2n - popcount(n).
+            "tree": 2 * size - size.bit_count(),
+        }
+        for database, count in expected.items():
+            found = self.view.entry_count(database)
+            if found != count:
+                raise _failed(
+                    ErrorCode.INDEX_MISMATCH
+                    if database != "tree"
+                    else ErrorCode.TREE_HASH_MISMATCH,
+                    None,
+                    f"the {database} database holds {found} entries; "
+                    f"the leaves account for {count}",
+                    _INDEX_HINT,
+                )
 
     def _check_checkpoint(self, checkpoint: Checkpoint) -> None:
         if checkpoint.size > self.tree.size:

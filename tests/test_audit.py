@@ -14,7 +14,7 @@ from ledger.audit import audit_log
 from ledger.checkpoint import Checkpoint, SignerKey
 from ledger.errors import ErrorCode, VerificationFailed
 from ledger.model import content_digest, encode_leaf
-from ledger.samples import sample_events, sample_run
+from ledger.samples import sample_events, sample_finding, sample_run
 from ledger.store import AppendRequest, LmdbEventLog
 from tamper import edit, flip_byte_in_leaf, tree_key, u64
 
@@ -173,6 +173,42 @@ def test_a_damaged_run_id_index_is_caught(
     error = _audit_failure(data_dir, open_log)
     assert error.code is ErrorCode.INDEX_MISMATCH
     assert error.details["seq"] == 4
+
+
+def test_a_planted_event_id_entry_is_caught_before_it_can_swallow_an_append(
+    log: LmdbEventLog, data_dir: Path, open_log: Callable[..., LmdbEventLog]
+) -> None:
+    _fill(log, 10)
+    future = sample_finding(500)
+    log.close()
+    # An attacker pre-registers an event id, pointing at an existing seq.
+    edit(data_dir, "event_ids", b"finding-500", u64(0) + u64(1) + content_digest(future))
+    error = _audit_failure(data_dir, open_log)
+    assert error.code is ErrorCode.INDEX_MISMATCH
+    assert "event_ids database holds 11 entries" in error.message
+
+
+def test_a_rewritten_stream_index_entry_is_caught(
+    log: LmdbEventLog, data_dir: Path, open_log: Callable[..., LmdbEventLog]
+) -> None:
+    _fill(log, 10)
+    stream = log.get(0).leaf.envelope.stream
+    log.close()
+    edit(data_dir, "stream_events", stream.encode() + b"\x00" + u64(1), u64(3))
+    error = _audit_failure(data_dir, open_log)
+    assert error.code is ErrorCode.INDEX_MISMATCH
+    assert error.details["seq"] == 0
+
+
+def test_an_extra_stored_tree_hash_is_caught(
+    log: LmdbEventLog, data_dir: Path, open_log: Callable[..., LmdbEventLog]
+) -> None:
+    _fill(log, 10)
+    log.close()
+    edit(data_dir, "tree", tree_key(3, 1), b"\x00" * 32)
+    error = _audit_failure(data_dir, open_log)
+    assert error.code is ErrorCode.TREE_HASH_MISMATCH
+    assert "holds 19 entries" in error.message
 
 
 def test_a_checkpoint_signed_earlier_still_matches_a_grown_log(log: LmdbEventLog) -> None:

@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -23,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.errors import ErrorCode, InvalidInput
+from ledger.fsutil import read_file
 
 ALG_ED25519 = 0x01
 _SIGNER_PREFIX = "PRIVATE+KEY+"
@@ -45,31 +49,36 @@ def key_id(name: str, public_key: bytes) -> bytes:
     ).digest()[:4]
 
 
-def _bad_key(text: str, why: str) -> InvalidInput:
-    shown = text if not text.startswith(_SIGNER_PREFIX) else _SIGNER_PREFIX + "…"
+def looks_like_private_key(text: str) -> bool:
+    """Whether text carries signer key material, which must never be echoed anywhere."""
+    return _SIGNER_PREFIX in text.upper()
+
+
+def _bad_key(kind: str, why: str) -> InvalidInput:
+    # Never quote the key text: it may be (or contain) a private key.
     return InvalidInput(
         ErrorCode.INVALID_KEY,
-        f"malformed key {shown!r}: {why}",
+        f"malformed {kind}: {why}",
         hint="use a key written by `ledgerctl keygen` (or Go's note.GenerateKey)",
     )
 
 
-def _split_key(text: str, parts: int) -> list[str]:
+def _split_key(text: str, parts: int, kind: str) -> list[str]:
     # The base64 key material may itself contain '+', so split off only the fields before it.
     fields = text.strip().split("+", parts - 1)
     if len(fields) != parts:
-        raise _bad_key(text, f"expected {parts} '+'-separated fields")
+        raise _bad_key(kind, f"expected {parts} '+'-separated fields")
     return fields
 
 
-def _decode_key_material(text: str, hex_id: str, b64: str) -> tuple[bytes, bytes]:
+def _decode_key_material(hex_id: str, b64: str, kind: str) -> tuple[bytes, bytes]:
     try:
         raw = base64.b64decode(b64, validate=True)
         claimed_id = bytes.fromhex(hex_id)
     except (binascii.Error, ValueError):
-        raise _bad_key(text, "key id or key bytes are not hex/base64") from None
+        raise _bad_key(kind, "key id or key bytes are not hex/base64") from None
     if len(raw) != 33 or raw[0] != ALG_ED25519 or len(claimed_id) != 4:
-        raise _bad_key(text, "not an Ed25519 key")
+        raise _bad_key(kind, "not an Ed25519 key")
     return claimed_id, raw[1:]
 
 
@@ -97,12 +106,15 @@ class VerifierKey:
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
-        name, hex_id, b64 = _split_key(text, 3)
+        kind = "verifier key"
+        if looks_like_private_key(text):
+            raise _bad_key(kind, "this is a private (signer) key; give the public verifier key")
+        name, hex_id, b64 = _split_key(text, 3, kind)
         check_key_name(name)
-        claimed_id, public_key = _decode_key_material(text, hex_id, b64)
+        claimed_id, public_key = _decode_key_material(hex_id, b64, kind)
         key = cls(name, public_key)
         if key.key_id != claimed_id:
-            raise _bad_key(text, "key id does not match the name and public key")
+            raise _bad_key(kind, "key id does not match the name and public key")
         return key
 
 
@@ -140,12 +152,29 @@ class SignerKey:
 
     @classmethod
     def parse(cls, text: str) -> SignerKey:
-        if not text.strip().startswith(_SIGNER_PREFIX):
-            raise _bad_key(text, f"a signer key starts with {_SIGNER_PREFIX}")
-        _, _, name, hex_id, b64 = _split_key(text, 5)
+        kind = "signer key"
+        text = text.removeprefix("\ufeff").strip()
+        if not text.startswith(_SIGNER_PREFIX):
+            raise _bad_key(kind, f"a signer key starts with {_SIGNER_PREFIX}")
+        _, _, name, hex_id, b64 = _split_key(text, 5, kind)
         check_key_name(name)
-        claimed_id, seed = _decode_key_material(text, hex_id, b64)
+        claimed_id, seed = _decode_key_material(hex_id, b64, kind)
         key = cls(name, seed)
         if key.verifier().key_id != claimed_id:
-            raise _bad_key(text, "key id does not match the name and key")
+            raise _bad_key(kind, "key id does not match the name and key")
         return key
+
+    @classmethod
+    def load(cls, path: Path) -> SignerKey:
+        """Read a signer key file, refusing one that others could read (like ssh does)."""
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            mode = 0
+        if mode & 0o077:
+            raise InvalidInput(
+                ErrorCode.INVALID_KEY,
+                f"private key {path} is readable by others (mode {mode:04o})",
+                hint=f"run: chmod 600 {path}",
+            )
+        return cls.parse(read_file(path, what="private key").decode("utf-8", "replace"))

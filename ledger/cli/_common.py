@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from ledger.checkpoint import SignerKey, VerifierKey
+from ledger.checkpoint import VerifierKey
 from ledger.cli._output import remember_json_mode
 from ledger.clock import clock_from_env
 from ledger.errors import ErrorCode, InvalidInput
@@ -47,21 +45,6 @@ def open_writer(data_dir: Path) -> LmdbEventLog:
     return LmdbEventLog(data_dir, clock=clock_from_env())
 
 
-def load_signer(path: Path) -> SignerKey:
-    """A private key file, refused when others could read it."""
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = 0
-    if mode & 0o077:
-        raise InvalidInput(
-            ErrorCode.INVALID_KEY,
-            f"private key {path} is readable by others (mode {mode:04o})",
-            hint=f"run: chmod 600 {path}",
-        )
-    return SignerKey.parse(read_file(path, what="private key").decode("utf-8", "replace"))
-
-
 def load_verifier(value: str) -> VerifierKey:
     """A verifier key given inline (`name+id+key`) or as the path of a file holding one."""
     path = Path(value)
@@ -70,8 +53,9 @@ def load_verifier(value: str) -> VerifierKey:
     try:
         return VerifierKey.parse(value)
     except InvalidInput as exc:
+        # The value is not quoted: it may be a private key pasted by mistake.
         raise InvalidInput(
             ErrorCode.INVALID_KEY,
-            f"--vkey {value!r} is neither a readable file nor a verifier key ({exc.message})",
+            f"--vkey is neither a readable file nor a verifier key: {exc.message}",
             hint="give the verifier key text (name+id+key) or the path of a file holding it",
         ) from None

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ledger.checkpoint import Checkpoint
-from ledger.cli._common import data_dir_option, json_option, load_signer, open_reader
+from ledger.checkpoint import Checkpoint, SignerKey
+from ledger.cli._common import data_dir_option, json_option, open_reader
 from ledger.cli._output import stdout, write_json
 from ledger.tree.hashing import leaf_hash
 
@@ -30,7 +30,7 @@ def _b64(value: bytes) -> str:
 @json_option
 def checkpoint(data_dir: Path, key_file: Path, size: int | None, as_json: bool) -> None:
     """Print a signed C2SP checkpoint of the log."""
-    key = load_signer(key_file)
+    key = SignerKey.load(key_file)
     with open_reader(data_dir) as log:
         tree_size, root = log.root(size)
     signed = Checkpoint(key.name, tree_size, root).sign(key)

@@ -13,28 +13,31 @@ from typing import Annotated
 import msgspec
 
 #: 64 lowercase hex characters: a SHA-256 digest.
-Digest = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+Digest = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
 #: A git object id: SHA-1 (40) or SHA-256 (64) lowercase hex.
-GitObjectId = Annotated[str, msgspec.Meta(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")]
+GitObjectId = Annotated[str, msgspec.Meta(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")]
 #: A UUID in canonical lowercase text form (any version; our clients write UUIDv7).
 Uuid = Annotated[
-    str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 ]
 #: An opaque identifier chosen by a producer (event ids, finding ids).
-Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+Identifier = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")]
 #: A machine name: streams, producers, agents, rules, statuses.
-Label = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")]
+Label = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}\Z")]
 #: A pipeline stage label such as `stage-5` or `final`.
-StageLabel = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-#: One line of human text (no control characters).
-TextLine = Annotated[str, msgspec.Meta(pattern=r"^[^\x00-\x1f\x7f]{1,512}$")]
+StageLabel = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}\Z")]
+#: One line of human text (no C0/C1 control characters, no line or paragraph separators).
+TextLine = Annotated[str, msgspec.Meta(pattern=r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,512}\Z")]
 #: Free human text, possibly multi-line.
 Text = Annotated[str, msgspec.Meta(max_length=16384)]
 #: Non-empty free human text.
 RequiredText = Annotated[str, msgspec.Meta(min_length=1, max_length=16384)]
 #: A UTC instant: RFC 3339 with a `Z`, at most microsecond precision.
 UtcTime = Annotated[
-    str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
+    str,
+    msgspec.Meta(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z\Z"
+    ),
 ]
 #: A process exit status as an operating system reports it.
 ExitCode = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
@@ -42,10 +45,11 @@ ExitCode = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
 LineNumber = Annotated[int, msgspec.Meta(ge=1)]
 
 _MAX_PATH = 4096
-_FORBIDDEN_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+_FORBIDDEN_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
 # One pass for the common, valid case: segments of allowed characters that are not `.` or `..`.
 _VALID_PATH = re.compile(
-    r"(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f\\]+(?:/(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f\\]+)*"
+    r"(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f-\x9f\u2028\u2029\\]+"
+    r"(?:/(?!\.\.?(?:/|\Z))[^/\x00-\x1f\x7f-\x9f\u2028\u2029\\]+)*"
 )
 
 

@@ -19,8 +19,8 @@ from ledger.model._rules import Identifier, Label, UtcTime, parse_utc
 from ledger.model.payload import Payload
 from ledger.model.registry import schema_for
 
-SchemaVersion = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,4}\.[0-9]{1,4}$")]
-EventType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")]
+SchemaVersion = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,4}\.[0-9]{1,4}\Z")]
+EventType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+\Z")]
 
 MAX_EVENT_BYTES = 1 << 20
 

@@ -21,7 +21,9 @@ from ledger.model.envelope import (
 
 GENESIS_PREV = "0" * 64
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_RECORDED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
+_RECORDED_AT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
+)
 
 
 class Leaf(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -211,6 +211,16 @@ class LogSnapshot:
         value = self._txn.get(stream.encode("utf-8"), db=self._dbs["streams"])
         return _U64.unpack(value)[0] if value is not None else 0
 
+    def stream_seq(self, stream: str, version: int) -> int | None:
+        """The seq of a stream's event at `version`, if indexed."""
+        key = stream.encode("utf-8") + b"\x00" + _u64(version)
+        value = self._txn.get(key, db=self._dbs["stream_events"])
+        return _U64.unpack(value)[0] if value is not None else None
+
+    def entry_count(self, database: str) -> int:
+        """How many entries one of the named databases holds."""
+        return int(self._txn.stat(self._dbs[database])["entries"])
+
     def stream_seqs(self, stream: str, from_version: int) -> Iterator[tuple[int, int]]:
         """(version, seq) of a stream's events from `from_version` on."""
         prefix = stream.encode("utf-8") + b"\x00"

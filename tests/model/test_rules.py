@@ -12,13 +12,19 @@ from ledger.model._rules import _VALID_PATH, check_relative_path
 def _detailed_rule_accepts(value: str) -> bool:
     return (
         0 < len(value) <= 4096
-        and not any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in value)
+        and not any(
+            ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029\\" for ch in value
+        )
         and not value.startswith("/")
         and all(part not in ("", ".", "..") for part in value.split("/"))
     )
 
 
-_PATHISH = st.text(alphabet=st.sampled_from(["a", "b", ".", "/", "\\", "\x00", "\x7f", " ", "é"]))
+_PATHISH = st.text(
+    alphabet=st.sampled_from(
+        ["a", "b", ".", "/", "\\", "\x00", "\x7f", "\x85", "\u2028", " ", "é", "\n"]
+    )
+)
 
 
 @given(_PATHISH)
