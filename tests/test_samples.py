@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from ledger.model import encode_envelope, validate_envelope
+from ledger.model import encode_envelope, prepare_event
 from ledger.samples import sample_events, sample_run, sample_uuid7
 
 
 def test_sample_runs_stay_valid_across_midnight() -> None:
     for index in (86_339, 86_340, 86_399, 172_800):
-        validate_envelope(sample_run(index))
+        prepare_event(sample_run(index))
 
 
 def test_samples_are_deterministic_and_ids_unique() -> None:

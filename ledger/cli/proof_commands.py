@@ -10,7 +10,6 @@ import click
 from ledger.checkpoint import Checkpoint, SignerKey
 from ledger.cli._common import data_dir_option, json_option, open_reader
 from ledger.cli._output import stdout, write_json
-from ledger.tree.hashing import leaf_hash
 
 
 def _b64(value: bytes) -> str:
@@ -61,15 +60,13 @@ def proof() -> None:
 def inclusion(data_dir: Path, seq: int, tree_size: int | None, as_json: bool) -> None:
     """Prove that the event at SEQ is in the tree of TREE_SIZE leaves."""
     with open_reader(data_dir) as log:
-        size, hashes = log.inclusion_proof(seq, tree_size)
-        _, root = log.root(size)
-        hashed = leaf_hash(log.get(seq).leaf_bytes)
+        found = log.inclusion_proof(seq, tree_size)
     document = {
-        "leaf_index": seq,
-        "tree_size": size,
-        "leaf_hash": _b64(hashed),
-        "root": _b64(root),
-        "hashes": [_b64(h) for h in hashes],
+        "leaf_index": found.leaf_index,
+        "tree_size": found.tree_size,
+        "leaf_hash": _b64(found.leaf_hash),
+        "root": _b64(found.root),
+        "hashes": [_b64(h) for h in found.hashes],
     }
     _print_proof(document, as_json)
 
@@ -82,15 +79,13 @@ def inclusion(data_dir: Path, seq: int, tree_size: int | None, as_json: bool) ->
 def consistency(data_dir: Path, first: int, second: int | None, as_json: bool) -> None:
     """Prove that the tree at size TO extends the tree at size FROM."""
     with open_reader(data_dir) as log:
-        size, hashes = log.consistency_proof(first, second)
-        _, first_root = log.root(first)
-        _, second_root = log.root(size)
+        found = log.consistency_proof(first, second)
     document = {
-        "first_size": first,
-        "second_size": size,
-        "first_root": _b64(first_root),
-        "second_root": _b64(second_root),
-        "hashes": [_b64(h) for h in hashes],
+        "first_size": found.first_size,
+        "second_size": found.second_size,
+        "first_root": _b64(found.first_root),
+        "second_root": _b64(found.second_root),
+        "hashes": [_b64(h) for h in found.hashes],
     }
     _print_proof(document, as_json)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ledger.model.envelope import (
     Envelope,
+    canonical_digest,
     content_digest,
     decode_envelope,
     encode_envelope,
     envelope_from_object,
-    validate_envelope,
 )
 from ledger.model.finding import FindingV1
 from ledger.model.leaf import GENESIS_PREV, Leaf, decode_leaf, encode_leaf, leaf_from_canonical
@@ -33,6 +33,7 @@ __all__ = [
     "PayloadSchema",
     "PreparedEvent",
     "RunRecordV1",
+    "canonical_digest",
     "content_digest",
     "decode_envelope",
     "decode_leaf",
@@ -45,5 +46,4 @@ __all__ = [
     "prepare_event",
     "prepare_json",
     "schema_for",
-    "validate_envelope",
 ]

@@ -69,7 +69,11 @@ def envelope_from_raw(head: RawEnvelope) -> Envelope:
 _ENCODER = msgspec.json.Encoder()
 
 
-_NAMED_FIELD = re.compile(r"^Object (?:contains unknown|missing required) field `([^`]+)`")
+# The member a message is about: msgspec names it for unknown and missing members, and
+# the model's own rules (in __post_init__) start their messages with it.
+_NAMED_FIELD = re.compile(
+    r"^(?:Object (?:contains unknown|missing required) field )?`([A-Za-z_][A-Za-z0-9_]*)`"
+)
 
 
 def _field_path(message: str) -> str | None:
@@ -144,11 +148,11 @@ def encode_envelope(envelope: Envelope) -> bytes:
     return _ENCODER.encode(envelope)
 
 
-def validate_envelope(envelope: Envelope) -> Envelope:
-    """Re-check an envelope built in Python, where msgspec does not apply field constraints."""
-    return decode_envelope(encode_envelope(envelope))
-
-
 def content_digest(envelope: Envelope) -> bytes:
     """SHA-256 of the canonical envelope bytes: what "same content" means for idempotency."""
-    return hashlib.sha256(encode_envelope(envelope)).digest()
+    return canonical_digest(encode_envelope(envelope))
+
+
+def canonical_digest(canonical: bytes) -> bytes:
+    """The content digest of bytes that are already an envelope's canonical encoding."""
+    return hashlib.sha256(canonical).digest()

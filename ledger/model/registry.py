@@ -77,11 +77,3 @@ def schema_for(event_type: str, schema_version: str) -> PayloadSchema:
 
 def known_event_types() -> list[str]:
     return sorted({t for (t, _) in _SCHEMAS})
-
-
-def schema_for_payload(payload: Payload) -> PayloadSchema:
-    """The registered schema whose payload class `payload` is an instance of."""
-    for schema in _SCHEMAS.values():
-        if type(payload) is schema.payload:
-            return schema
-    raise TypeError(f"{type(payload).__name__} is not a registered payload")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from ledger.store.lmdb_store import LmdbEventLog, LogSnapshot
+from ledger.store.lmdb_store import LmdbEventLog
+from ledger.store.snapshot import LogSnapshot
 from ledger.store.types import (
     ANY_VERSION,
     NO_STREAM,
     AppendOutcome,
     AppendRequest,
     AppendResult,
+    ConsistencyProof,
     ExpectedVersion,
+    InclusionProof,
     StoredEvent,
 )
 
@@ -19,7 +22,9 @@ __all__ = [
     "AppendOutcome",
     "AppendRequest",
     "AppendResult",
+    "ConsistencyProof",
     "ExpectedVersion",
+    "InclusionProof",
     "LmdbEventLog",
     "LogSnapshot",
     "StoredEvent",

@@ -50,3 +50,25 @@ class StoredEvent:
     leaf_bytes: bytes
     leaf_hash: bytes
     leaf: Leaf
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Everything needed to check that one leaf is in the tree of `tree_size` leaves."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    root: bytes
+    hashes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """Everything needed to check that the tree at `second_size` extends the one at `first_size`."""
+
+    first_size: int
+    second_size: int
+    first_root: bytes
+    second_root: bytes
+    hashes: tuple[bytes, ...]

@@ -14,7 +14,7 @@ from ledger.model import (
     decode_envelope,
     encode_envelope,
     envelope_from_object,
-    validate_envelope,
+    prepare_event,
 )
 from ledger.model.envelope import MAX_EVENT_BYTES
 from ledger.samples import sample_finding, sample_run
@@ -104,7 +104,7 @@ def test_not_json_and_too_large_are_refused() -> None:
 def test_python_built_envelopes_are_rechecked() -> None:
     bad = msgspec.structs.replace(sample_finding(1), producer="has space")
     with pytest.raises(InvalidInput) as caught:
-        validate_envelope(bad)
+        prepare_event(bad)
     assert caught.value.details["field"] == "$.producer"
 
 

@@ -1,0 +1,106 @@
+"""Opening, closing and reading damaged stores: every failure is classified and leaks nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import lmdb
+import pytest
+
+from conftest import json_lines
+from ledger.errors import (
+    ErrorCode,
+    InternalFailure,
+    InvalidInput,
+    VerificationFailed,
+)
+from ledger.samples import sample_events, sample_run
+from ledger.store import AppendRequest, LmdbEventLog
+from tamper import edit, u64
+
+
+def _foreign_lmdb(path: Path) -> None:
+    env = lmdb.open(str(path))
+    with env.begin(write=True) as txn:
+        txn.put(b"somebody-elses-key", b"value")
+    env.close()
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_an_lmdb_directory_that_is_not_a_ledger_is_refused_and_left_alone(
+    tmp_path: Path, open_log: Callable[..., LmdbEventLog], readonly: bool
+) -> None:
+    _foreign_lmdb(tmp_path)
+    before = (tmp_path / "data.mdb").read_bytes()
+    for _ in range(2):  # twice: a failed open must release everything it took
+        with pytest.raises(InvalidInput) as caught:
+            open_log(tmp_path, readonly=readonly)
+        assert caught.value.code is ErrorCode.DATA_DIR_NOT_FOUND
+        assert "not a ledger" in caught.value.message
+    assert (tmp_path / "data.mdb").read_bytes() == before
+
+
+def test_a_read_only_open_of_an_empty_environment_is_not_found(
+    tmp_path: Path, open_log: Callable[..., LmdbEventLog]
+) -> None:
+    lmdb.open(str(tmp_path)).close()
+    with pytest.raises(InvalidInput) as caught:
+        open_log(tmp_path, readonly=True)
+    assert caught.value.code is ErrorCode.DATA_DIR_NOT_FOUND
+
+
+def test_a_closed_log_says_so(log: LmdbEventLog) -> None:
+    log.append([AppendRequest(sample_run(0))])
+    log.close()
+    log.close()
+    for action in (log.size, lambda: log.append([AppendRequest(sample_run(1))])):
+        with pytest.raises(InvalidInput) as caught:
+            action()
+        assert "closed" in caught.value.message
+
+
+def test_closing_releases_the_directory_for_a_new_open(
+    log: LmdbEventLog, open_log: Callable[..., LmdbEventLog], data_dir: Path
+) -> None:
+    log.append([AppendRequest(sample_run(0))])
+    log.close()
+    assert open_log(data_dir).size() == 1
+
+
+@pytest.mark.timeout(30)
+def test_growing_the_map_under_the_same_threads_snapshot_is_refused_not_hung(
+    open_log: Callable[..., LmdbEventLog], data_dir: Path
+) -> None:
+    log = open_log(data_dir, map_size=256 << 10)
+    with log.snapshot(), pytest.raises(InternalFailure) as caught:
+        log.append([AppendRequest(e) for e in sample_events(2000)])
+    assert "snapshot" in caught.value.message
+    assert log.size() == 0
+    log.append([AppendRequest(e) for e in sample_events(2000)])
+    assert log.size() == 2000
+
+
+def test_an_unreadable_leaf_is_reported_as_damage_not_as_bad_input(
+    log: LmdbEventLog, data_dir: Path, open_log: Callable[..., LmdbEventLog]
+) -> None:
+    log.append([AppendRequest(e) for e in sample_events(4)])
+    log.close()
+    edit(data_dir, "leaves", u64(2), b"{not json")
+    reader = open_log(data_dir, readonly=True)
+    with pytest.raises(VerificationFailed) as caught:
+        reader.get(2)
+    assert caught.value.code is ErrorCode.LEAF_UNREADABLE
+    assert caught.value.details["seq"] == 2
+
+
+def test_a_malformed_index_value_is_classified_by_verify(
+    log: LmdbEventLog, data_dir: Path, ledgerctl
+) -> None:
+    log.append([AppendRequest(e) for e in sample_events(4)])
+    log.close()
+    edit(data_dir, "event_ids", b"run-1", b"12345")
+    result = ledgerctl("verify", "--data-dir", str(data_dir), "--json")
+    assert result.returncode == 3
+    (error,) = json_lines(result.stdout)
+    assert error["error_code"] == "INDEX_MISMATCH"
