@@ -62,10 +62,10 @@ def clock_from_env(environ: Mapping[str, str] | None = None) -> Clock:
         instant = datetime.fromisoformat(value)
     except ValueError:
         instant = None
-    if instant is None or instant.tzinfo is None:
+    if instant is None or instant.tzinfo is None or instant.astimezone(UTC).year < 1000:
         raise InvalidInput(
             ErrorCode.INVALID_ARGUMENT,
             f"{CLOCK_ENV} time {value!r} is not an ISO 8601 time with a timezone",
-            hint="write the instant as e.g. 2026-01-01T00:00:00Z",
+            hint="write the instant, from year 1000 on, as e.g. 2026-01-01T00:00:00Z",
         )
     return FixedClock(instant)

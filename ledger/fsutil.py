@@ -7,14 +7,18 @@ import os
 import tempfile
 from pathlib import Path
 
-from ledger.errors import ErrorCode, IoFailure
+from ledger.errors import ErrorCode, InvalidInput, IoFailure
 
 
-def write_file_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def write_file_atomic(
+    path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True
+) -> None:
     """Write `data` to `path` via a synced temp file in the same directory and a rename.
 
     The temp file gets `mode` before any byte is written, so a private key is
-    never readable by others, not even for an instant.
+    never readable by others, not even for an instant. With `overwrite=False`
+    the file is linked into place instead, which fails if anything is already
+    there, even something created a moment ago by another process.
     """
     directory = path.parent
     try:
@@ -27,12 +31,24 @@ def write_file_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp_name, path)
+        if overwrite:
+            os.replace(temp_name, path)
+        else:
+            try:
+                os.link(temp_name, path)
+            finally:
+                os.unlink(temp_name)
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    except FileExistsError:
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{path} already exists",
+            hint="it is never overwritten; choose another path or move the old file away",
+        ) from None
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)

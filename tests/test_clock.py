@@ -23,7 +23,13 @@ def test_fixed_pins_the_instant_in_utc() -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["fixed:", "fixed:yesterday", "fixed:2026-01-01T00:00:00", "frozen:2026-01-01T00:00:00Z"],
+    [
+        "fixed:",
+        "fixed:yesterday",
+        "fixed:2026-01-01T00:00:00",
+        "frozen:2026-01-01T00:00:00Z",
+        "fixed:0999-12-31T00:00:00Z",
+    ],
 )
 def test_bad_specifications_are_invalid_input(spec: str) -> None:
     with pytest.raises(InvalidInput) as caught:

@@ -48,6 +48,7 @@ def parse_checkpoint_body(text: str) -> Checkpoint:
     if (
         not size_text.isascii()
         or not size_text.isdigit()
+        or len(size_text) > 20  # beyond any 64-bit tree size
         or (len(size_text) > 1 and size_text[0] == "0")
     ):
         raise _malformed(f"tree size {size_text!r} is not a decimal number")

@@ -34,8 +34,10 @@ def keygen(origin: str, out: Path, as_json: bool) -> None:
             )
     key = SignerKey.generate(origin)
     verifier = key.verifier().to_text()
-    write_file_atomic(out, (key.to_text() + "\n").encode("utf-8"), mode=0o600)
-    write_file_atomic(public_path, (verifier + "\n").encode("utf-8"), mode=0o644)
+    # Never overwrite: a lost private key cannot be recovered, and a replaced one
+    # silently invalidates every checkpoint verifiers hold.
+    write_file_atomic(out, (key.to_text() + "\n").encode("utf-8"), mode=0o600, overwrite=False)
+    write_file_atomic(public_path, (verifier + "\n").encode("utf-8"), mode=0o644, overwrite=False)
     if as_json:
         write_json(
             {
