@@ -240,6 +240,8 @@ class InternalFailure(LedgerError):
     category = Category.INTERNAL_FAILURE
 
 
+#: Each category's exception class: how an error that crossed a process boundary
+#: (as the `--json` envelope or a gRPC status) is raised again as the same class.
 ERROR_CLASSES: Mapping[Category, type[LedgerError]] = {
     cls.category: cls
     for cls in (
