@@ -174,6 +174,21 @@ class LedgerError(Exception):
         self.hint = hint
         self.details: Mapping[str, object] = dict(details or {})
 
+    def add_context(
+        self, *, where: str | None = None, hint: str = "", **details: object
+    ) -> LedgerError:
+        """Say where the error happened (`where: message`), extend the hint, add details.
+
+        For layers that re-raise an error from below with what only they know,
+        such as the input line or the position in a batch.
+        """
+        if where is not None:
+            self.message = f"{where}: {self.message}"
+            self.args = (self.message,)
+        self.hint += hint
+        self.details = {**self.details, **details}
+        return self
+
     @property
     def exit_code(self) -> int:
         return CATEGORY_INFO[self.category].exit_code

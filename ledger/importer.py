@@ -43,9 +43,7 @@ def parse_jsonl(data: bytes) -> list[NumberedEvent]:
         try:
             parsed.append(NumberedEvent(number, prepare_json(line)))
         except LedgerError as exc:
-            exc.message = f"line {number}: {exc.message}"
-            exc.args = (exc.message,)
-            exc.details = {**exc.details, "line": number}
+            exc.add_context(where=f"line {number}", line=number)
             raise
     if not parsed:
         raise InvalidInput(
@@ -78,13 +76,14 @@ def import_events(
         except LedgerError as exc:
             index = exc.details.get("batch_index")
             line = batch[index].line if isinstance(index, int) else batch[0].line
-            exc.message = f"line {line}: {exc.message}"
-            exc.args = (exc.message,)
-            exc.details = {**exc.details, "line": line, "events_committed": start}
-            exc.hint += (
+            committed = (
                 f"; the first {start} events were committed, and re-running the import is safe"
-                if start
-                else ""
+            )
+            exc.add_context(
+                where=f"line {line}",
+                hint=committed if start else "",
+                line=line,
+                events_committed=start,
             )
             raise
         new = sum(not result.duplicate for result in outcome.results)

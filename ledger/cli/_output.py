@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +32,11 @@ def json_mode(args: list[str]) -> bool:
     """Whether errors go out as JSON: the parsed flag, or a plain scan if parsing failed."""
     parsed = _json_mode.get()
     return parsed if parsed is not None else "--json" in args
+
+
+def b64(value: bytes) -> str:
+    """Standard base64 text, as the proof and checkpoint JSON uses for hashes."""
+    return base64.b64encode(value).decode("ascii")
 
 
 def write_json(document: Mapping[str, Any]) -> None:

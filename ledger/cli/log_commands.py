@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import msgspec
 from rich.table import Table
 
 from ledger.cli._common import data_dir_option, json_option, open_reader, open_writer
-from ledger.cli._output import progress_bar, stdout, write_json
+from ledger.cli._output import b64, progress_bar, stdout, write_json
 from ledger.fsutil import read_file
 from ledger.importer import DEFAULT_BATCH_SIZE, import_events, parse_jsonl
 from ledger.model import encode_envelope
@@ -67,7 +66,7 @@ def tail(data_dir: Path, start: int, limit: int | None, as_json: bool) -> None:
                 write_json(
                     {
                         "seq": item.seq,
-                        "leaf_b64": base64.b64encode(item.leaf_bytes).decode("ascii"),
+                        "leaf_b64": b64(item.leaf_bytes),
                         "leaf_hash": item.leaf_hash.hex(),
                         "prev": item.leaf.prev,
                         "recorded_at": item.leaf.recorded_at,

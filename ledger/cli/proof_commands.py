@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import click
 
 from ledger.checkpoint import Checkpoint, SignerKey
 from ledger.cli._common import data_dir_option, json_option, open_reader
-from ledger.cli._output import stdout, write_json
-
-
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")
+from ledger.cli._output import b64, stdout, write_json
 
 
 @click.command()
@@ -39,7 +34,7 @@ def checkpoint(data_dir: Path, key_file: Path, size: int | None, as_json: bool) 
                 "ok": True,
                 "origin": key.name,
                 "tree_size": tree_size,
-                "root": _b64(root),
+                "root": b64(root),
                 "note": signed,
             }
         )
@@ -64,9 +59,9 @@ def inclusion(data_dir: Path, seq: int, tree_size: int | None, as_json: bool) ->
     document = {
         "leaf_index": found.leaf_index,
         "tree_size": found.tree_size,
-        "leaf_hash": _b64(found.leaf_hash),
-        "root": _b64(found.root),
-        "hashes": [_b64(h) for h in found.hashes],
+        "leaf_hash": b64(found.leaf_hash),
+        "root": b64(found.root),
+        "hashes": [b64(h) for h in found.hashes],
     }
     _print_proof(document, as_json)
 
@@ -83,9 +78,9 @@ def consistency(data_dir: Path, first: int, second: int | None, as_json: bool) -
     document = {
         "first_size": found.first_size,
         "second_size": found.second_size,
-        "first_root": _b64(found.first_root),
-        "second_root": _b64(found.second_root),
-        "hashes": [_b64(h) for h in found.hashes],
+        "first_root": b64(found.first_root),
+        "second_root": b64(found.second_root),
+        "hashes": [b64(h) for h in found.hashes],
     }
     _print_proof(document, as_json)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import click
 
 from ledger.audit import audit_log
 from ledger.cli._common import data_dir_option, json_option, load_verifier, open_reader
-from ledger.cli._output import progress_bar, stdout, write_json
+from ledger.cli._output import b64, progress_bar, stdout, write_json
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import read_file
 
@@ -40,7 +39,7 @@ def verify(data_dir: Path, checkpoint_file: Path | None, vkey: str | None, as_js
         verifier = load_verifier(vkey)
     with open_reader(data_dir) as log, progress_bar("verifying", enabled=not as_json) as advance:
         report = audit_log(log, checkpoint_note=note, verifier=verifier, progress=advance)
-    root = base64.b64encode(report.root).decode("ascii")
+    root = b64(report.root)
     checkpoint = report.checkpoint
     if as_json:
         write_json(
@@ -53,7 +52,7 @@ def verify(data_dir: Path, checkpoint_file: Path | None, vkey: str | None, as_js
                 else {
                     "origin": checkpoint.origin,
                     "tree_size": checkpoint.size,
-                    "root": base64.b64encode(checkpoint.root).decode("ascii"),
+                    "root": b64(checkpoint.root),
                 },
             }
         )

@@ -320,7 +320,7 @@ class LmdbEventLog:
                 prepared.append(_prepare(request))
             except LedgerError as exc:
                 if len(requests) > 1:
-                    exc.details = {**exc.details, "batch_index": position}
+                    exc.add_context(batch_index=position)
                 raise
         with self._write_mutex:
             while True:
