@@ -68,6 +68,9 @@ class ErrorCode(StrEnum):
     INVALID_CHECKPOINT = "INVALID_CHECKPOINT"
     INVALID_PROOF_REQUEST = "INVALID_PROOF_REQUEST"
     DATA_DIR_NOT_FOUND = "DATA_DIR_NOT_FOUND"
+    INVALID_REQUEST = "INVALID_REQUEST"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    INVALID_CONFIG = "INVALID_CONFIG"
     # verification_failed
     LEAF_UNREADABLE = "LEAF_UNREADABLE"
     SEQ_GAP = "SEQ_GAP"
@@ -81,15 +84,23 @@ class ErrorCode(StrEnum):
     CHECKPOINT_ROOT_MISMATCH = "CHECKPOINT_ROOT_MISMATCH"
     INCLUSION_PROOF_INVALID = "INCLUSION_PROOF_INVALID"
     CONSISTENCY_PROOF_INVALID = "CONSISTENCY_PROOF_INVALID"
+    CHECKPOINT_ROLLBACK = "CHECKPOINT_ROLLBACK"
+    SERVED_EVENT_MISMATCH = "SERVED_EVENT_MISMATCH"
     # state_contention
     EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
     WRONG_EXPECTED_VERSION = "WRONG_EXPECTED_VERSION"
     RUN_ALREADY_RECORDED = "RUN_ALREADY_RECORDED"
     DATA_DIR_LOCKED = "DATA_DIR_LOCKED"
+    SPOOL_LOCKED = "SPOOL_LOCKED"
     # io_failure
     STORAGE_FAILURE = "STORAGE_FAILURE"
     FILE_UNREADABLE = "FILE_UNREADABLE"
     FILE_WRITE_FAILED = "FILE_WRITE_FAILED"
+    # network_transient
+    SERVER_UNAVAILABLE = "SERVER_UNAVAILABLE"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    # network_permanent
+    PROTOCOL_ERROR = "PROTOCOL_ERROR"
     # internal_failure
     INTERNAL = "INTERNAL"
 
@@ -109,6 +120,9 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
             ErrorCode.INVALID_CHECKPOINT,
             ErrorCode.INVALID_PROOF_REQUEST,
             ErrorCode.DATA_DIR_NOT_FOUND,
+            ErrorCode.INVALID_REQUEST,
+            ErrorCode.REQUEST_TOO_LARGE,
+            ErrorCode.INVALID_CONFIG,
         )
     },
     **{
@@ -126,6 +140,8 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
             ErrorCode.CHECKPOINT_ROOT_MISMATCH,
             ErrorCode.INCLUSION_PROOF_INVALID,
             ErrorCode.CONSISTENCY_PROOF_INVALID,
+            ErrorCode.CHECKPOINT_ROLLBACK,
+            ErrorCode.SERVED_EVENT_MISMATCH,
         )
     },
     **{
@@ -135,6 +151,7 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
             ErrorCode.WRONG_EXPECTED_VERSION,
             ErrorCode.RUN_ALREADY_RECORDED,
             ErrorCode.DATA_DIR_LOCKED,
+            ErrorCode.SPOOL_LOCKED,
         )
     },
     **{
@@ -145,6 +162,9 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
             ErrorCode.FILE_WRITE_FAILED,
         )
     },
+    ErrorCode.SERVER_UNAVAILABLE: Category.NETWORK_TRANSIENT,
+    ErrorCode.DEADLINE_EXCEEDED: Category.NETWORK_TRANSIENT,
+    ErrorCode.PROTOCOL_ERROR: Category.NETWORK_PERMANENT,
     ErrorCode.INTERNAL: Category.INTERNAL_FAILURE,
 }
 

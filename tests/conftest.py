@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from clients.client import LedgerClient
+from daemon import DaemonProcess
 from ledger.clock import FixedClock
 from ledger.store import LmdbEventLog
 
@@ -73,3 +75,19 @@ def ledgerctl() -> Callable[..., subprocess.CompletedProcess[bytes]]:
 
 def json_lines(output: bytes) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.decode().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    """A real ledgerd on a free loopback port, over a fresh LMDB directory, pinned clock."""
+    process = DaemonProcess(tmp_path / "served").start()
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+@pytest.fixture
+def client(daemon: DaemonProcess) -> Iterator[LedgerClient]:
+    with LedgerClient(daemon.address) as connected:
+        yield connected

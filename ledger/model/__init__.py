@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledger.model.daemon import LedgerStartedV1
 from ledger.model.envelope import (
     Envelope,
     canonical_digest,
@@ -29,6 +30,7 @@ __all__ = [
     "FileDigest",
     "FindingV1",
     "Leaf",
+    "LedgerStartedV1",
     "Payload",
     "PayloadSchema",
     "PreparedEvent",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ledger.errors import ErrorCode, InvalidInput
+from ledger.model.daemon import LedgerStartedV1
 from ledger.model.finding import FindingV1
 from ledger.model.payload import Payload
 from ledger.model.run_record import RunRecordV1
@@ -50,6 +51,7 @@ _SCHEMAS: Mapping[tuple[str, str], PayloadSchema] = {
             UniqueConstraint(_run_id_key, ErrorCode.RUN_ALREADY_RECORDED, "run_id"),
         ),
         PayloadSchema("finding.reported", "1.0", FindingV1),
+        PayloadSchema("ledger.started", "1.0", LedgerStartedV1),
     )
 }
 

@@ -14,6 +14,7 @@ from ledger.store.types import (
     ExpectedVersion,
     InclusionProof,
     StoredEvent,
+    StoredLeaf,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "LmdbEventLog",
     "LogSnapshot",
     "StoredEvent",
+    "StoredLeaf",
 ]

@@ -30,6 +30,7 @@ from ledger.store.types import (
     ConsistencyProof,
     InclusionProof,
     StoredEvent,
+    StoredLeaf,
 )
 
 #: The initial map: address space only; the file grows as it is used.
@@ -228,14 +229,18 @@ class LmdbEventLog:
 
     def get_by_event_id(self, event_id: str) -> StoredEvent:
         with self.snapshot() as view:
-            entry = view.event_id_entry(event_id)
-            if entry is None:
-                raise InvalidInput(
-                    ErrorCode.NOT_FOUND,
-                    f"no event with id {event_id!r}",
-                    hint="check the id, or look the event up by seq",
-                )
-            return view.event(entry[0])
+            return view.event(self._seq_of(view, event_id))
+
+    @staticmethod
+    def _seq_of(view: LogSnapshot, event_id: str) -> int:
+        entry = view.event_id_entry(event_id)
+        if entry is None:
+            raise InvalidInput(
+                ErrorCode.NOT_FOUND,
+                f"no event with id {event_id!r}",
+                hint="check the id, or look the event up by seq",
+            )
+        return entry[0]
 
     def stream_version(self, stream: str) -> int:
         with self.snapshot() as view:
@@ -278,6 +283,44 @@ class LmdbEventLog:
             if len(batch) < _READ_CHUNK:
                 return
 
+    def leaves(self, start: int = 0, end: int | None = None) -> Iterator[StoredLeaf]:
+        """Leaves with start <= seq < end, undecoded, chunked like :meth:`read`."""
+        position = max(start, 0)
+        while True:
+            with self.snapshot() as view:
+                stop = view.size if end is None else min(end, view.size)
+                end = stop
+                batch = [
+                    view.leaf(seq) for seq in range(position, min(stop, position + _READ_CHUNK))
+                ]
+            yield from batch
+            position += len(batch)
+            if position >= stop or not batch:
+                return
+
+    def stream_leaves(self, stream: str, from_version: int = 1) -> Iterator[StoredLeaf]:
+        """A stream's leaves in version order, undecoded, chunked like :meth:`read_stream`."""
+        version = max(from_version, 1)
+        while True:
+            with self.snapshot() as view:
+                batch = []
+                for found_version, seq in view.stream_seqs(stream, version):
+                    batch.append(view.leaf(seq))
+                    version = found_version + 1
+                    if len(batch) >= _READ_CHUNK:
+                        break
+            yield from batch
+            if len(batch) < _READ_CHUNK:
+                return
+
+    def leaf(self, seq: int) -> StoredLeaf:
+        with self.snapshot() as view:
+            return view.leaf(seq)
+
+    def leaf_by_event_id(self, event_id: str) -> StoredLeaf:
+        with self.snapshot() as view:
+            return view.leaf(self._seq_of(view, event_id))
+
     def root(self, size: int | None = None) -> tuple[int, bytes]:
         """(size, root hash) at `size`, or at the current size."""
         with self.snapshot() as view:
@@ -298,50 +341,120 @@ class LmdbEventLog:
 
     def append(self, requests: Sequence[AppendRequest]) -> AppendOutcome:
         """Append a batch atomically and durably: all of it, or (on any error) none of it."""
+        outcome = self.append_batches([requests])[0]
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        return outcome
+
+    def append_batches(
+        self, batches: Sequence[Sequence[AppendRequest]]
+    ) -> list[AppendOutcome | LedgerError]:
+        """Group commit: several independent batches in one write transaction and one sync.
+
+        Each batch is still all or nothing on its own: one that breaks a rule is
+        rolled back alone (a nested transaction) and its error returned in its
+        place, while the others commit. Outcomes come back in batch order. An
+        error that concerns the whole commit (storage, a closed log) is raised.
+        """
         if self.readonly:
             raise InvalidInput(
                 ErrorCode.INVALID_ARGUMENT,
                 "this log was opened read-only",
                 hint="open it for writing to append",
             )
-        if not requests:
-            raise InvalidInput(
-                ErrorCode.EMPTY_BATCH, "an append needs at least one event", hint="send 1 or more"
-            )
-        if len(requests) > MAX_BATCH:
-            raise InvalidInput(
-                ErrorCode.INVALID_ARGUMENT,
-                f"batch of {len(requests)} events exceeds the limit of {MAX_BATCH}",
-                hint="split the batch",
-            )
-        prepared = []
-        for position, request in enumerate(requests):
+        outcomes: list[AppendOutcome | LedgerError | None] = []
+        pending: list[tuple[int, Sequence[AppendRequest], list[PreparedEvent]]] = []
+        for position, requests in enumerate(batches):
             try:
-                prepared.append(_prepare(request))
+                pending.append((position, requests, _prepare_batch(requests)))
+                outcomes.append(None)
             except LedgerError as exc:
-                if len(requests) > 1:
-                    exc.add_context(batch_index=position)
-                raise
-        with self._write_mutex:
-            while True:
-                try:
-                    with self._gate.shared():
-                        return self._append_txn(requests, prepared)
-                except lmdb.MapFullError:
-                    pass  # the transaction was aborted; grow the map (outside it) and retry
-                except lmdb.Error as exc:
-                    raise storage_error(exc, "appending") from None
-                self._set_map_size(self._open_env().info()["map_size"] * 2)
+                outcomes.append(exc)
+        if pending:
+            with self._write_mutex:
+                committed = self._commit_with_growth(pending)
+            for position, outcome in committed:
+                outcomes[position] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _commit_with_growth(
+        self, pending: Sequence[tuple[int, Sequence[AppendRequest], list[PreparedEvent]]]
+    ) -> list[tuple[int, AppendOutcome | LedgerError]]:
+        while True:
+            try:
+                with self._gate.shared():
+                    return self._append_txn(pending)
+            except lmdb.MapFullError:
+                pass  # the transaction was aborted; grow the map (outside it) and retry
+            except lmdb.Error as exc:
+                raise storage_error(exc, "appending") from None
+            self._set_map_size(self._open_env().info()["map_size"] * 2)
 
     def _append_txn(
-        self, requests: Sequence[AppendRequest], prepared: Sequence[PreparedEvent]
-    ) -> AppendOutcome:
+        self, pending: Sequence[tuple[int, Sequence[AppendRequest], list[PreparedEvent]]]
+    ) -> list[tuple[int, AppendOutcome | LedgerError]]:
         recorded_at = format_utc(self._clock.now())
-        with self._open_env().begin(write=True) as txn:
-            batch = BatchWriter(txn, self._dbs, recorded_at)
-            results = tuple(
-                batch.add(position, request.expected_version, event)
-                for position, (request, event) in enumerate(zip(requests, prepared, strict=True))
-            )
-            batch.finish()
-        return AppendOutcome(results=results, tree_size=batch.size)
+        env = self._open_env()
+        results: list[tuple[int, AppendOutcome | LedgerError]] = []
+        with env.begin(write=True) as txn:
+            if len(pending) == 1:
+                # One batch needs no nested transaction: its error aborts the whole one.
+                position, requests, prepared = pending[0]
+                results.append(
+                    (position, _write_batch(txn, self._dbs, recorded_at, requests, prepared))
+                )
+                return results
+            for position, requests, prepared in pending:
+                child = env.begin(write=True, parent=txn)
+                try:
+                    outcome = _write_batch(child, self._dbs, recorded_at, requests, prepared)
+                except LedgerError as exc:
+                    child.abort()
+                    results.append((position, exc))
+                    continue
+                except BaseException:
+                    child.abort()
+                    raise
+                child.commit()
+                results.append((position, outcome))
+        return results
+
+
+def _prepare_batch(requests: Sequence[AppendRequest]) -> list[PreparedEvent]:
+    if not requests:
+        raise InvalidInput(
+            ErrorCode.EMPTY_BATCH, "an append needs at least one event", hint="send 1 or more"
+        )
+    if len(requests) > MAX_BATCH:
+        raise InvalidInput(
+            ErrorCode.REQUEST_TOO_LARGE,
+            f"batch of {len(requests)} events exceeds the limit of {MAX_BATCH}",
+            hint="split the batch",
+            details={"limit": MAX_BATCH},
+        )
+    prepared = []
+    for position, request in enumerate(requests):
+        try:
+            prepared.append(_prepare(request))
+        except LedgerError as exc:
+            if len(requests) > 1:
+                exc.add_context(batch_index=position)
+            raise
+    return prepared
+
+
+def _write_batch(
+    txn: lmdb.Transaction,
+    dbs: dict[str, Any],
+    recorded_at: str,
+    requests: Sequence[AppendRequest],
+    prepared: Sequence[PreparedEvent],
+) -> AppendOutcome:
+    """Write one batch in `txn`; an error leaves the caller to abort `txn`."""
+    batch = BatchWriter(txn, dbs, recorded_at)
+    results = tuple(
+        batch.add(position, request.expected_version, event)
+        for position, (request, event) in enumerate(zip(requests, prepared, strict=True))
+    )
+    batch.finish()
+    return AppendOutcome(results=results, tree_size=batch.size)

@@ -17,9 +17,12 @@ from ledger.store._layout import (
     tree_key,
     u64,
 )
-from ledger.store.types import ConsistencyProof, InclusionProof, StoredEvent
+from ledger.store.types import ConsistencyProof, InclusionProof, StoredEvent, StoredLeaf
 from ledger.tree import stored
 from ledger.tree.hashing import leaf_hash
+
+# LMDB's default maximum key size.
+_MAX_KEY = 511
 
 
 class LogSnapshot:
@@ -32,6 +35,8 @@ class LogSnapshot:
         self.size: int = read_u64(cursor.key(), "leaf key") + 1 if cursor.last() else 0
 
     def _get(self, database: str, key: bytes) -> bytes | None:
+        if not 0 < len(key) <= _MAX_KEY:
+            return None  # no such key can be stored; LMDB would refuse to look it up
         value = self._txn.get(key, db=self._dbs[database])
         return bytes(value) if value is not None else None
 
@@ -82,6 +87,8 @@ class LogSnapshot:
     def stream_seqs(self, stream: str, from_version: int) -> Iterator[tuple[int, int]]:
         """(version, seq) of a stream's events from `from_version` on."""
         prefix = stream_prefix(stream)
+        if not 0 < len(prefix) + 8 <= _MAX_KEY:
+            return
         cursor = self._txn.cursor(db=self._dbs["stream_events"])
         if not cursor.set_range(stream_event_key(stream, from_version)):
             return
@@ -98,14 +105,22 @@ class LogSnapshot:
         """How many entries one of the named databases holds."""
         return int(self._txn.stat(self._dbs[database])["entries"])
 
-    def event(self, seq: int) -> StoredEvent:
-        raw = self.leaf_bytes(seq)
+    def _existing_leaf(self, seq: int) -> bytes:
+        raw = self.leaf_bytes(seq) if 0 <= seq < 1 << 64 else None
         if raw is None:
             raise InvalidInput(
                 ErrorCode.NOT_FOUND,
                 f"no event at seq {seq}; the log has {self.size}",
                 hint=f"seqs run from 0 to {self.size - 1}" if self.size else "the log is empty",
             )
+        return raw
+
+    def leaf(self, seq: int) -> StoredLeaf:
+        """The leaf at `seq` as stored, with its stored leaf hash; not decoded."""
+        return StoredLeaf(seq, self._existing_leaf(seq), self.read_hash(0, seq))
+
+    def event(self, seq: int) -> StoredEvent:
+        raw = self._existing_leaf(seq)
         try:
             leaf = decode_leaf(raw)
         except LedgerError as exc:

@@ -53,6 +53,15 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
+class StoredLeaf:
+    """A leaf exactly as stored, with its stored leaf hash, not decoded (cheap to read)."""
+
+    seq: int
+    leaf_bytes: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
 class InclusionProof:
     """Everything needed to check that one leaf is in the tree of `tree_size` leaves."""
 

@@ -143,7 +143,7 @@ def test_empty_and_oversized_batches_are_refused(log: LmdbEventLog) -> None:
     assert empty.value.code is ErrorCode.EMPTY_BATCH
     with pytest.raises(InvalidInput) as big:
         log.append(_requests(*[sample_finding(i) for i in range(MAX_BATCH + 1)]))
-    assert big.value.code is ErrorCode.INVALID_ARGUMENT
+    assert big.value.code is ErrorCode.REQUEST_TOO_LARGE
     assert log.size() == 0
 
 

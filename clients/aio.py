@@ -1,0 +1,161 @@
+"""`AsyncLedgerClient`: the asyncio client stub, call for call the same as `LedgerClient`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import grpc
+
+from clients._calls import (
+    APPEND,
+    CHANNEL_OPTIONS,
+    GET_CHECKPOINT,
+    GET_CONSISTENCY,
+    GET_EVENT,
+    GET_INCLUSION,
+    READ,
+    SUBSCRIBE,
+    CheckpointInfo,
+    Entry,
+    Method,
+    Req,
+    Resp,
+    append_outcome,
+    append_request,
+    backoff_s,
+    check_next,
+    checkpoint_info,
+    get_event_request,
+    read_request,
+    resolve_target,
+    rpc_error,
+)
+from clients.event import Event
+from clients.retry import RetryPolicy
+from ledger.store import AppendOutcome, AppendResult, ConsistencyProof, InclusionProof
+from ledger.v1 import ledger_pb2 as pb
+from ledger.wire.convert import consistency_from_proto, inclusion_from_proto
+
+
+class AsyncLedgerClient:
+    """A connection to one ledgerd for asyncio code; `await client.close()` when done."""
+
+    def __init__(self, target: str | None = None, *, retry: RetryPolicy | None = None) -> None:
+        self.target = resolve_target(target)
+        self.retry = retry or RetryPolicy()
+        self._channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> AsyncLedgerClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _unary(self, method: Method[Req, Resp]) -> Callable[..., Any]:
+        return self._channel.unary_unary(
+            method.path,
+            request_serializer=method.request.SerializeToString,
+            response_deserializer=method.response.FromString,
+        )
+
+    def _stream(self, method: Method[Req, Resp]) -> Callable[..., Any]:
+        return self._channel.unary_stream(
+            method.path,
+            request_serializer=method.request.SerializeToString,
+            response_deserializer=method.response.FromString,
+        )
+
+    async def _call(self, method: Method[Req, Resp], request: Req) -> Resp:
+        started = time.monotonic()
+        stub = self._unary(method)
+        async for attempt in self.retry.async_retrying():
+            with attempt:
+                remaining = self.retry.overall_deadline_s - (time.monotonic() - started)
+                timeout = max(min(self.retry.call_timeout_s, remaining), 0.001)
+                try:
+                    response: Resp = await stub(request, timeout=timeout)
+                except grpc.RpcError as exc:
+                    raise rpc_error(exc) from None
+                return response
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def append(self, event: Event) -> AppendResult:
+        return (await self.append_batch([event])).results[0]
+
+    async def append_batch(self, events: Sequence[Event]) -> AppendOutcome:
+        response = await self._call(APPEND, append_request(events))
+        return append_outcome(response, len(events))
+
+    async def read(
+        self,
+        *,
+        from_seq: int = 0,
+        to_seq: int | None = None,
+        stream: str | None = None,
+        from_version: int = 1,
+        type: str | None = None,
+        limit: int = 0,
+        timeout_s: float = 300.0,
+    ) -> AsyncIterator[Entry]:
+        request = read_request(
+            from_seq=from_seq,
+            to_seq=to_seq,
+            stream=stream,
+            from_version=from_version,
+            type=type,
+            limit=limit,
+        )
+        try:
+            async for response in self._stream(READ)(request, timeout=timeout_s):
+                for entry in response.entries:
+                    yield Entry.from_proto(entry)
+        except grpc.RpcError as exc:
+            raise rpc_error(exc) from None
+
+    async def subscribe(self, from_seq: int = 0) -> AsyncIterator[Entry]:
+        """As `LedgerClient.subscribe`: ordered, gap-free, resumed after disconnects."""
+        next_seq = from_seq
+        failures = 0
+        while True:
+            call = self._stream(SUBSCRIBE)(pb.SubscribeRequest(from_seq=next_seq))
+            try:
+                async for response in call:
+                    for entry in response.entries:
+                        check_next(entry, next_seq)
+                        next_seq += 1
+                        failures = 0
+                        yield Entry.from_proto(entry)
+                return
+            except grpc.RpcError as exc:
+                error = rpc_error(exc)
+                failures += 1
+                if not error.retryable or failures >= self.retry.max_attempts:
+                    raise error from None
+                await asyncio.sleep(backoff_s(self.retry, failures))
+            finally:
+                call.cancel()
+
+    async def get_event(self, *, seq: int | None = None, event_id: str | None = None) -> Entry:
+        return Entry.from_proto(await self._call(GET_EVENT, get_event_request(seq, event_id)))
+
+    async def checkpoint(self, tree_size: int | None = None) -> CheckpointInfo:
+        request = pb.GetCheckpointRequest(tree_size=tree_size)
+        return checkpoint_info(await self._call(GET_CHECKPOINT, request))
+
+    async def inclusion_proof(
+        self, leaf_index: int, tree_size: int | None = None
+    ) -> InclusionProof:
+        request = pb.GetInclusionProofRequest(leaf_index=leaf_index, tree_size=tree_size)
+        return inclusion_from_proto(await self._call(GET_INCLUSION, request))
+
+    async def consistency_proof(
+        self, first_size: int, second_size: int | None = None
+    ) -> ConsistencyProof:
+        request = pb.GetConsistencyProofRequest(first_size=first_size, second_size=second_size)
+        return consistency_from_proto(await self._call(GET_CONSISTENCY, request))

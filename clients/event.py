@@ -1,0 +1,158 @@
+"""The `Event` a client appends: its id fixed once, before the first attempt.
+
+Because the id and the payload bytes are fixed when the value is made, every
+retry of an append sends the very same event, and the daemon's idempotency by
+event id turns a retry after a lost reply into a harmless duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from ledger.clock import Clock, SystemClock, format_utc
+from ledger.errors import ErrorCode, InvalidInput
+from ledger.model import Envelope, Payload
+from ledger.v1 import ledger_pb2 as pb
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def new_event_id() -> str:
+    """A fresh UUIDv7: time-ordered, so ids sort roughly by creation."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def _data_json(data: Mapping[str, Any] | Payload) -> str:
+    try:
+        encoded = _ENCODER.encode(data)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise InvalidInput(
+            ErrorCode.INVALID_EVENT,
+            f"event data is not JSON-shaped: {exc}",
+            hint="use only dicts, lists, strings, numbers, booleans and null",
+            details={"field": "$.data"},
+        ) from None
+    if not encoded.startswith(b"{"):
+        raise InvalidInput(
+            ErrorCode.INVALID_EVENT,
+            "event data must be a JSON object",
+            hint="pass a mapping or a payload struct",
+            details={"field": "$.data"},
+        )
+    return encoded.decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event to append. Build it with :meth:`create` (or :meth:`from_envelope`).
+
+    `expected_version` is a guard on the write, not part of the event: absent
+    accepts any stream version, 0 requires a new stream, N requires version N.
+    """
+
+    event_id: str
+    stream: str
+    type: str
+    schema_version: str
+    occurred_at: str
+    producer: str
+    data_json: str
+    correlation_id: str | None = None
+    expected_version: int | None = field(default=None, compare=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        stream: str,
+        type: str,
+        data: Mapping[str, Any] | Payload,
+        producer: str,
+        schema_version: str = "1.0",
+        correlation_id: str | None = None,
+        expected_version: int | None = None,
+        event_id: str | None = None,
+        clock: Clock | None = None,
+    ) -> Event:
+        return cls(
+            event_id=event_id or new_event_id(),
+            stream=stream,
+            type=type,
+            schema_version=schema_version,
+            occurred_at=format_utc((clock or SystemClock()).now()),
+            producer=producer,
+            data_json=_data_json(data),
+            correlation_id=correlation_id,
+            expected_version=expected_version,
+        )
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope, *, expected_version: int | None = None) -> Event:
+        return cls(
+            event_id=envelope.event_id,
+            stream=envelope.stream,
+            type=envelope.type,
+            schema_version=envelope.schema_version,
+            occurred_at=envelope.occurred_at,
+            producer=envelope.producer,
+            data_json=_data_json(envelope.data),
+            correlation_id=envelope.correlation_id,
+            expected_version=expected_version,
+        )
+
+    @classmethod
+    def from_proto(cls, event: pb.Event) -> Event:
+        return cls(
+            event_id=event.event_id,
+            stream=event.stream,
+            type=event.type,
+            schema_version=event.schema_version,
+            occurred_at=event.occurred_at,
+            producer=event.producer,
+            data_json=event.data_json,
+            correlation_id=event.correlation_id or None,
+        )
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The payload as plain JSON values."""
+        decoded: dict[str, Any] = msgspec.json.decode(self.data_json, type=dict[str, Any])
+        return decoded
+
+    def to_proto(self) -> pb.Event:
+        return pb.Event(
+            event_id=self.event_id,
+            stream=self.stream,
+            type=self.type,
+            schema_version=self.schema_version,
+            occurred_at=self.occurred_at,
+            producer=self.producer,
+            correlation_id=self.correlation_id or "",
+            data_json=self.data_json,
+        )
+
+    def to_json(self) -> bytes:
+        """The envelope as JSON (what `ledgerctl import` and the spool take)."""
+        envelope: dict[str, object] = {
+            "event_id": self.event_id,
+            "stream": self.stream,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "occurred_at": self.occurred_at,
+            "producer": self.producer,
+        }
+        if self.correlation_id is not None:
+            envelope["correlation_id"] = self.correlation_id
+        envelope["data"] = msgspec.Raw(self.data_json.encode("utf-8"))
+        return _ENCODER.encode(envelope)

@@ -1,0 +1,1 @@
+"""The `ledgerd` daemon: a thin gRPC edge over the event log."""

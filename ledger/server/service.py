@@ -1,0 +1,347 @@
+"""The `ledger.v1.Ledger` service: each method a thin translation onto the event log.
+
+Requests are deserialized here rather than by grpc, so that bytes that are not
+the method's message get a classified INVALID_REQUEST instead of a bare
+INTERNAL status. Every LedgerError leaves as a status with ErrorInfo details
+(`ledger.wire.status`); anything else is logged and reported as INTERNAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from ledger.checkpoint import Checkpoint, SignerKey
+from ledger.errors import ErrorCode, InternalFailure, InvalidInput, LedgerError, NetworkTransient
+from ledger.model import prepare_json
+from ledger.server.committer import GroupCommitter
+from ledger.server.config import DaemonConfig
+from ledger.store import AppendRequest, LmdbEventLog, StoredLeaf
+from ledger.v1 import ledger_pb2 as pb
+from ledger.wire.convert import (
+    consistency_to_proto,
+    event_json,
+    inclusion_to_proto,
+    log_entry,
+)
+from ledger.wire.status import DETAILS_KEY, status_code_for, status_details
+
+SERVICE_NAME = "ledger.v1.Ledger"
+_log = logging.getLogger("ledgerd")
+
+#: Entries per streamed message stop growing past this many leaf bytes (or entries).
+_MESSAGE_BYTES = 1 << 20
+_MESSAGE_ENTRIES = 1024
+
+Req = TypeVar("Req", bound=Message)
+Resp = TypeVar("Resp", bound=Message)
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class _Undecodable:
+    """What a request that failed to parse becomes, so the handler can classify it."""
+
+    def __init__(self, message_type: type[Message], reason: str) -> None:
+        self.message_type = message_type
+        self.reason = reason
+
+
+def _deserializer(message_type: type[Req]) -> Callable[[bytes], Req | _Undecodable]:
+    def parse(data: bytes) -> Req | _Undecodable:
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, ValueError, RuntimeError) as exc:
+            return _Undecodable(message_type, str(exc) or type(exc).__name__)
+
+    return parse
+
+
+def _request(received: Req | _Undecodable) -> Req:
+    if isinstance(received, _Undecodable):
+        raise InvalidInput(
+            ErrorCode.INVALID_REQUEST,
+            f"the request is not a valid {received.message_type.DESCRIPTOR.full_name}: "
+            f"{received.reason}",
+            hint="send the message the method takes (proto/ledger/v1/ledger.proto)",
+        )
+    return received
+
+
+async def _abort(context: Context, error: LedgerError) -> None:
+    await context.abort(
+        status_code_for(error),
+        error.message,
+        trailing_metadata=((DETAILS_KEY, status_details(error)),),
+    )
+
+
+def _unexpected(method: str, exc: Exception) -> InternalFailure:
+    _log.exception("unexpected failure in %s", method)
+    return InternalFailure(
+        ErrorCode.INTERNAL,
+        f"{method} failed unexpectedly: {type(exc).__name__}",
+        hint="this is a bug in ledgerd; the daemon log has the trace",
+    )
+
+
+UnaryHandler = Callable[[Req | _Undecodable, Context], Awaitable[Resp | None]]
+StreamHandler = Callable[[Req | _Undecodable, Context], AsyncIterator[Resp]]
+
+
+def _unary(method: Callable[[Req, Context], Awaitable[Resp]]) -> UnaryHandler[Req, Resp]:
+    async def handle(received: Req | _Undecodable, context: Context) -> Resp | None:
+        try:
+            return await method(_request(received), context)
+        except LedgerError as error:
+            await _abort(context, error)
+        except Exception as exc:  # every failure is reported, and logged here
+            await _abort(context, _unexpected(method.__name__, exc))
+        return None
+
+    return handle
+
+
+def _streaming(method: Callable[[Req, Context], AsyncIterator[Resp]]) -> StreamHandler[Req, Resp]:
+    async def handle(received: Req | _Undecodable, context: Context) -> AsyncIterator[Resp]:
+        try:
+            async for response in method(_request(received), context):
+                yield response
+        except LedgerError as error:
+            await _abort(context, error)
+        except Exception as exc:  # every failure is reported, and logged here
+            await _abort(context, _unexpected(method.__name__, exc))
+
+    return handle
+
+
+def _chunks(entries: Iterable[pb.LogEntry], limit: int) -> Iterator[list[pb.LogEntry]]:
+    """Group entries into messages of bounded size, stopping after `limit` (0: no limit)."""
+    chunk: list[pb.LogEntry] = []
+    size = 0
+    for sent, entry in enumerate(entries, start=1):
+        chunk.append(entry)
+        size += len(entry.leaf)
+        if size >= _MESSAGE_BYTES or len(chunk) >= _MESSAGE_ENTRIES:
+            yield chunk
+            chunk, size = [], 0
+        if limit and sent >= limit:
+            break
+    if chunk:
+        yield chunk
+
+
+def _entries(leaves: Iterable[StoredLeaf]) -> Iterator[pb.LogEntry]:
+    for leaf in leaves:
+        yield log_entry(leaf.leaf_bytes, leaf.leaf_hash)
+
+
+class LedgerService:
+    """The handlers; `generic_handler()` registers them with the server."""
+
+    def __init__(
+        self,
+        log: LmdbEventLog,
+        committer: GroupCommitter,
+        signer: SignerKey,
+        config: DaemonConfig,
+        stopping: asyncio.Event,
+    ) -> None:
+        self._log = log
+        self._committer = committer
+        self._signer = signer
+        self._config = config
+        self._stopping = stopping
+
+    # Writes -------------------------------------------------------------------------------
+
+    def _append_requests(self, request: pb.AppendRequest) -> list[AppendRequest]:
+        items = request.items
+        if not items:
+            raise InvalidInput(
+                ErrorCode.EMPTY_BATCH, "an append needs at least one event", hint="send 1 or more"
+            )
+        limit = self._config.max_batch_events
+        if len(items) > limit:
+            raise InvalidInput(
+                ErrorCode.REQUEST_TOO_LARGE,
+                f"batch of {len(items)} events exceeds the limit of {limit}",
+                hint="split the batch",
+                details={"limit": limit},
+            )
+        requests = []
+        for position, item in enumerate(items):
+            try:
+                requests.append(self._append_request(item))
+            except LedgerError as exc:
+                if len(items) > 1:
+                    exc.add_context(batch_index=position)
+                raise
+        return requests
+
+    def _append_request(self, item: pb.AppendItem) -> AppendRequest:
+        if not item.HasField("event"):
+            raise InvalidInput(
+                ErrorCode.INVALID_EVENT,
+                "invalid event at $: the item carries no event",
+                hint="set AppendItem.event",
+                details={"field": "$"},
+            )
+        raw = event_json(item.event)
+        limit = self._config.max_event_bytes
+        if len(raw) > limit:
+            raise InvalidInput(
+                ErrorCode.REQUEST_TOO_LARGE,
+                f"event is {len(raw)} bytes; the limit is {limit}",
+                hint="keep large artefacts outside the ledger and record their digests",
+                details={"limit": limit},
+            )
+        expected = item.expected_version if item.HasField("expected_version") else None
+        return AppendRequest(prepare_json(raw), expected)
+
+    async def Append(self, request: pb.AppendRequest, context: Context) -> pb.AppendResponse:
+        outcome = await self._committer.submit(self._append_requests(request))
+        return pb.AppendResponse(
+            results=[
+                pb.AppendResult(seq=r.seq, stream_version=r.stream_version, duplicate=r.duplicate)
+                for r in outcome.results
+            ],
+            tree_size=outcome.tree_size,
+        )
+
+    # Reads --------------------------------------------------------------------------------
+
+    async def Read(
+        self, request: pb.ReadRequest, context: Context
+    ) -> AsyncIterator[pb.ReadResponse]:
+        end = request.to_seq if request.HasField("to_seq") else None
+        if request.stream:
+            leaves: Iterable[StoredLeaf] = (
+                leaf
+                for leaf in self._log.stream_leaves(request.stream, request.from_version)
+                if leaf.seq >= request.from_seq and (end is None or leaf.seq < end)
+            )
+        else:
+            leaves = self._log.leaves(request.from_seq, end)
+        entries = _entries(leaves)
+        if request.type:
+            entries = (entry for entry in entries if entry.event.type == request.type)
+        for chunk in _chunks(entries, request.limit):
+            yield pb.ReadResponse(entries=chunk)
+
+    async def Subscribe(
+        self, request: pb.SubscribeRequest, context: Context
+    ) -> AsyncIterator[pb.SubscribeResponse]:
+        position = request.from_seq
+        watch = self._committer.watch
+        if position > watch.size:
+            raise InvalidInput(
+                ErrorCode.INVALID_ARGUMENT,
+                f"from_seq {position} is beyond the log size {watch.size}",
+                hint="resume from your last seen seq + 1; a log never shrinks",
+                details={"tree_size": watch.size},
+            )
+        while not self._stopping.is_set():
+            if position < watch.size:
+                size = watch.size
+                for chunk in _chunks(_entries(self._log.leaves(position, size)), 0):
+                    position += len(chunk)
+                    yield pb.SubscribeResponse(entries=chunk, tree_size=size)
+                    if self._stopping.is_set():
+                        break
+                continue
+            await _first(watch.wait_beyond(position), self._stopping.wait())
+        raise NetworkTransient(
+            ErrorCode.SERVER_UNAVAILABLE,
+            "the daemon is shutting down",
+            hint=f"resubscribe from seq {position} when it is back",
+            details={"next_seq": position},
+        )
+
+    async def GetEvent(self, request: pb.GetEventRequest, context: Context) -> pb.LogEntry:
+        key = request.WhichOneof("key")
+        if key == "seq":
+            leaf = self._log.leaf(request.seq)
+        elif key == "event_id":
+            leaf = self._log.leaf_by_event_id(request.event_id)
+        else:
+            raise InvalidInput(
+                ErrorCode.INVALID_REQUEST,
+                "GetEvent needs a seq or an event_id",
+                hint="set one of GetEventRequest.seq or GetEventRequest.event_id",
+            )
+        return log_entry(leaf.leaf_bytes, leaf.leaf_hash)
+
+    async def GetCheckpoint(
+        self, request: pb.GetCheckpointRequest, context: Context
+    ) -> pb.Checkpoint:
+        size = request.tree_size if request.HasField("tree_size") else None
+        tree_size, root = self._log.root(size)
+        note = Checkpoint(self._signer.name, tree_size, root).sign(self._signer)
+        return pb.Checkpoint(
+            origin=self._signer.name, tree_size=tree_size, root_hash=root, note=note
+        )
+
+    async def GetInclusionProof(
+        self, request: pb.GetInclusionProofRequest, context: Context
+    ) -> pb.InclusionProof:
+        size = request.tree_size if request.HasField("tree_size") else None
+        return inclusion_to_proto(self._log.inclusion_proof(request.leaf_index, size))
+
+    async def GetConsistencyProof(
+        self, request: pb.GetConsistencyProofRequest, context: Context
+    ) -> pb.ConsistencyProof:
+        second = request.second_size if request.HasField("second_size") else None
+        return consistency_to_proto(self._log.consistency_proof(request.first_size, second))
+
+    def generic_handler(self) -> grpc.GenericRpcHandler:
+        def unary(
+            method: Callable[[Req, Context], Awaitable[Resp]], request: type[Req]
+        ) -> grpc.RpcMethodHandler[Any, Any]:
+            return grpc.unary_unary_rpc_method_handler(
+                _unary(method),
+                request_deserializer=_deserializer(request),
+                response_serializer=_serialize,
+            )
+
+        def streaming(
+            method: Callable[[Req, Context], AsyncIterator[Resp]], request: type[Req]
+        ) -> grpc.RpcMethodHandler[Any, Any]:
+            return grpc.unary_stream_rpc_method_handler(
+                _streaming(method),
+                request_deserializer=_deserializer(request),
+                response_serializer=_serialize,
+            )
+
+        return grpc.method_handlers_generic_handler(
+            SERVICE_NAME,
+            {
+                "Append": unary(self.Append, pb.AppendRequest),
+                "Read": streaming(self.Read, pb.ReadRequest),
+                "Subscribe": streaming(self.Subscribe, pb.SubscribeRequest),
+                "GetEvent": unary(self.GetEvent, pb.GetEventRequest),
+                "GetCheckpoint": unary(self.GetCheckpoint, pb.GetCheckpointRequest),
+                "GetInclusionProof": unary(self.GetInclusionProof, pb.GetInclusionProofRequest),
+                "GetConsistencyProof": unary(
+                    self.GetConsistencyProof, pb.GetConsistencyProofRequest
+                ),
+            },
+        )
+
+
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
+
+
+async def _first(*waits: Awaitable[Any]) -> None:
+    """Wait until the first of several awaitables finishes; cancel the rest."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

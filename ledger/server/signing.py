@@ -1,0 +1,49 @@
+"""The daemon's checkpoint signing key: loaded, or created on first start."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ledger.checkpoint import SignerKey
+from ledger.errors import ErrorCode, InvalidInput
+from ledger.fsutil import write_file_atomic
+from ledger.server.config import DEFAULT_ORIGIN, DaemonConfig
+
+_log = logging.getLogger("ledgerd")
+
+
+def load_or_create_signer(config: DaemonConfig) -> SignerKey:
+    """The configured key; with none configured, `<data_dir>/checkpoint.key`, made if missing.
+
+    A key given explicitly must exist: creating one at a mistyped path would
+    silently start a log under a new identity. The key's name is the log's
+    origin, so a configured origin must match it.
+    """
+    path = config.key_path
+    if not path.exists():
+        if config.signing_key_file:
+            raise InvalidInput(
+                ErrorCode.INVALID_CONFIG,
+                f"signing key {path} does not exist",
+                hint="create it with `ledgerctl keygen`, or leave signing_key_file unset",
+            )
+        return _create(path, config.origin or DEFAULT_ORIGIN)
+    key = SignerKey.load(path)
+    if config.origin and config.origin != key.name:
+        raise InvalidInput(
+            ErrorCode.INVALID_CONFIG,
+            f"origin {config.origin!r} does not match the signing key's name {key.name!r}",
+            hint="a log's origin is its key's name; fix origin, or leave it unset",
+        )
+    return key
+
+
+def _create(path: Path, origin: str) -> SignerKey:
+    key = SignerKey.generate(origin)
+    verifier = key.verifier().to_text()
+    write_file_atomic(path, (key.to_text() + "\n").encode("utf-8"), mode=0o600, overwrite=False)
+    public = path.with_name(path.name + ".pub")
+    write_file_atomic(public, (verifier + "\n").encode("utf-8"), mode=0o644, overwrite=False)
+    _log.info("created signing key %s; verifier key %s (also in %s)", path, verifier, public)
+    return key
