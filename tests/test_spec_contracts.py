@@ -7,6 +7,7 @@ unknown kind fails, so a spec cannot hold cases that silently never run.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -14,19 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
 
 from conftest import json_lines, run_ledgerctl
 from ledger.checkpoint import Checkpoint, SignerKey, VerifierKey, parse_checkpoint_body
 from ledger.checkpoint.note import open_note, sign_note
-from ledger.errors import CATEGORY_INFO, CODE_CATEGORY, LedgerError
+from ledger.errors import CATEGORY_INFO, CODE_CATEGORY, ERROR_CLASSES, ErrorCode, LedgerError
 from ledger.model import FileDigest, decode_leaf, encode_leaf, envelope_from_object
 from ledger.model import input_context_sha as composite_input_sha
+from ledger.server.config import DaemonConfig, load_config
 from ledger.store import AppendRequest, LmdbEventLog
 from ledger.tree import stored
 from ledger.tree.hashing import leaf_hash
 from ledger.tree.verify import verify_consistency, verify_inclusion
+from ledger.wire.status import DETAILS_KEY, error_from_status, status_code_for, status_details
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 _BLOCK = re.compile(r"^```yaml contract-spec\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -245,6 +249,51 @@ def check_cli(case: Case, tmp_path: Path) -> None:
     assert envelope["error_code"] == c["error_code"]
 
 
+# --- gRPC API (grpc-api.md) ---------------------------------------------------------------
+
+
+def check_grpc_status(case: Case) -> None:
+    code = ErrorCode(case.case["code"])
+    error = ERROR_CLASSES[CODE_CATEGORY[code]](code, "m", hint="h", details={"k": 1})
+    assert status_code_for(error).name == case.case["status"]
+    # The details survive the trip through the trailer unchanged.
+    back = error_from_status(status_code_for(error), "m", [(DETAILS_KEY, status_details(error))])
+    assert (type(back), back.code, back.hint, dict(back.details)) == (
+        type(error),
+        code,
+        "h",
+        {"k": 1},
+    )
+
+
+def check_grpc_bare_status(case: Case) -> None:
+    error = error_from_status(grpc.StatusCode[case.case["status"]], "m", [])
+    assert str(error.code) == case.case["code"]
+    assert error.retryable is case.case["retryable"]
+
+
+def check_daemon_config(case: Case, tmp_path: Path) -> None:
+    c = case.case
+    config_file = None
+    if "file" in c:
+        config_file = tmp_path / "ledgerd.toml"
+        config_file.write_text(c["file"], encoding="utf-8")
+
+    def load() -> DaemonConfig:
+        return load_config(
+            config_file=config_file, overrides=c.get("settings", {}), environ=c.get("env", {})
+        )
+
+    if "error" in c:
+        _expect_error(c["error"], load)
+        return
+    config = load()
+    for key, value in c.get("expect", {}).items():
+        assert getattr(config, key) == value, key
+    if "fingerprint_json" in c:
+        assert config.fingerprint() == hashlib.sha256(c["fingerprint_json"].encode()).hexdigest()
+
+
 CHECKERS: dict[str, Callable[..., None]] = {
     "leaf_hash": check_leaf_hash,
     "tree_root": check_tree_root,
@@ -259,8 +308,11 @@ CHECKERS: dict[str, Callable[..., None]] = {
     "error_categories": check_error_categories,
     "error_codes": check_error_codes,
     "cli": check_cli,
+    "grpc_status": check_grpc_status,
+    "grpc_bare_status": check_grpc_bare_status,
+    "daemon_config": check_daemon_config,
 }
-_NEEDS_TMP = {"append", "cli"}
+_NEEDS_TMP = {"append", "cli", "daemon_config"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
