@@ -19,9 +19,26 @@ import msgspec
 from ledger.clock import Clock, SystemClock, format_utc
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.model import Envelope, Payload
+from ledger.model.envelope import invalid_event
 from ledger.v1 import ledger_pb2 as pb
 
 _ENCODER = msgspec.json.Encoder()
+
+
+class _JsonEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An envelope as `Event.to_json` writes it, with `data` kept as its exact bytes."""
+
+    event_id: str
+    stream: str
+    type: str
+    schema_version: str
+    occurred_at: str
+    producer: str
+    correlation_id: str | None = None
+    data: msgspec.Raw
+
+
+_JSON_ENVELOPE = msgspec.json.Decoder(_JsonEnvelope)
 
 
 def new_event_id() -> str:
@@ -122,6 +139,46 @@ class Event:
             producer=event.producer,
             data_json=event.data_json,
             correlation_id=event.correlation_id or None,
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Event:
+        """The event whose :meth:`to_json` gave `raw` (what the spool stores).
+
+        Only the envelope's shape is checked: the daemon validates the content,
+        so a client never refuses an event type newer than its own model. `data`
+        keeps its exact bytes, so `Event.from_json(e.to_json()) == e`.
+        """
+        try:
+            head = _JSON_ENVELOPE.decode(raw)
+        except msgspec.MsgspecError as exc:
+            raise invalid_event(exc) from None
+        data = bytes(head.data)
+        try:
+            data_json = data.decode("utf-8")
+        except UnicodeDecodeError:
+            # msgspec passes raw members through unchecked; the payload must still be text.
+            raise InvalidInput(
+                ErrorCode.INVALID_JSON,
+                "event is not valid JSON: `data` is not UTF-8",
+                hint="each event must be one UTF-8 JSON object",
+            ) from None
+        if not data.lstrip().startswith(b"{"):
+            raise InvalidInput(
+                ErrorCode.INVALID_EVENT,
+                "invalid event at $.data: event data must be a JSON object",
+                hint="the envelope's `data` must be one JSON object",
+                details={"field": "$.data"},
+            )
+        return cls(
+            event_id=head.event_id,
+            stream=head.stream,
+            type=head.type,
+            schema_version=head.schema_version,
+            occurred_at=head.occurred_at,
+            producer=head.producer,
+            data_json=data_json,
+            correlation_id=head.correlation_id,
         )
 
     @property

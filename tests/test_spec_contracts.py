@@ -19,6 +19,7 @@ import grpc
 import pytest
 import yaml
 
+from clients.spool import decode_frames, encode_frame
 from conftest import json_lines, run_ledgerctl
 from ledger.checkpoint import Checkpoint, SignerKey, VerifierKey, parse_checkpoint_body
 from ledger.checkpoint.note import open_note, sign_note
@@ -294,6 +295,28 @@ def check_daemon_config(case: Case, tmp_path: Path) -> None:
         assert config.fingerprint() == hashlib.sha256(c["fingerprint_json"].encode()).hexdigest()
 
 
+# --- the client spool (spool.md) ------------------------------------------------------------
+
+
+def check_spool_frames(case: Case) -> None:
+    c = case.case
+    data = bytes.fromhex("".join(c["hex"].split()))
+    if "payload" in c:
+        assert encode_frame(c["payload"].encode("utf-8")) == data
+    scan = decode_frames(data)
+    assert [frame.payload.decode("utf-8") for frame in scan.frames] == c["payloads"]
+    assert [damage.to_dict() for damage in scan.damaged] == c["damaged"]
+    # Frames tile the input with the damage: every byte is accounted for exactly once.
+    spans = sorted(
+        [(f.offset, f.size) for f in scan.frames] + [(d.offset, d.length) for d in scan.damaged]
+    )
+    position = 0
+    for offset, size in spans:
+        assert offset == position
+        position += size
+    assert position == len(data)
+
+
 CHECKERS: dict[str, Callable[..., None]] = {
     "leaf_hash": check_leaf_hash,
     "tree_root": check_tree_root,
@@ -311,6 +334,7 @@ CHECKERS: dict[str, Callable[..., None]] = {
     "grpc_status": check_grpc_status,
     "grpc_bare_status": check_grpc_bare_status,
     "daemon_config": check_daemon_config,
+    "spool_frames": check_spool_frames,
 }
 _NEEDS_TMP = {"append", "cli", "daemon_config"}
 
@@ -327,7 +351,7 @@ def test_contract_case(case: Case, tmp_path: Path) -> None:
 
 def test_every_spec_holds_cases_and_every_kind_is_used() -> None:
     specs = {path.name for path in SPECS.glob("*.md")}
-    assert {"ledger-format.md", "run-record-v1.md", "errors.md"} <= specs
+    assert {"ledger-format.md", "run-record-v1.md", "errors.md", "spool.md"} <= specs
     assert {c.spec for c in CASES} == specs
     assert {c.kind for c in CASES} == set(CHECKERS)
     assert len(CASES) >= 70, "contract cases went missing"
