@@ -42,8 +42,13 @@ class RetryPolicy:
             "wait": tenacity.wait_random_exponential(
                 multiplier=self.initial_backoff_s, max=self.max_backoff_s
             ),
+            # stop_before_delay, not stop_after_delay: the latter only looks at the
+            # time already spent, so after a failure just inside the deadline it
+            # still slept and started one more attempt past it, and that attempt,
+            # left with a ~0 s timeout, could end in DEADLINE_EXCEEDED in place of
+            # the real failure. This one also counts the coming sleep.
             "stop": tenacity.stop_after_attempt(self.max_attempts)
-            | tenacity.stop_after_delay(self.overall_deadline_s),
+            | tenacity.stop_before_delay(self.overall_deadline_s),
             "reraise": True,
         }
 

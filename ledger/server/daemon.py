@@ -1,9 +1,11 @@
 """Run the daemon: open the log, record the start, serve gRPC until told to stop.
 
-Shutdown on SIGTERM or SIGINT: health turns NOT_SERVING, subscriptions end
-with a retryable status telling each subscriber where to resume, new calls are
-refused, in-flight appends get up to `shutdown_grace_s` to finish, everything
-queued is committed, and the log is closed; then the process exits 0.
+Shutdown on SIGTERM or SIGINT: health turns NOT_SERVING (and health watches
+end), subscriptions end with a retryable status telling each subscriber where
+to resume, new calls are refused, in-flight appends (and reads) get up to
+`shutdown_grace_s` to finish, a subscription whose client has stopped reading
+is then cut (see `stop_server`), everything queued is committed, and the log is
+closed; then the process exits 0.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -72,6 +75,179 @@ def _bind(server: grpc.aio.Server, listen: str) -> str:
     return f"{host}:{port}"
 
 
+_HealthContext = grpc.aio.ServicerContext[
+    health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse
+]
+
+
+class HealthStatus(health_pb2_grpc.HealthServicer):
+    """`grpc.health.v1.Health`: SERVING while the daemon serves, NOT_SERVING once it stops.
+
+    Written here rather than taken from `grpc_health.v1.health.aio.HealthServicer`
+    because that servicer's Watch never returns: a single open watcher (a
+    supervisor, a load balancer) held `server.stop` for the whole shutdown grace
+    period on every SIGTERM. Here a Watch stream is told NOT_SERVING and then
+    ends with UNAVAILABLE once shutdown begins.
+    """
+
+    def __init__(self) -> None:
+        self._status: dict[str, int] = {}
+        self._changed = asyncio.Event()
+        self._shutting_down = False
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def set(self, service: str, status: int) -> None:
+        if not self._shutting_down:
+            self._status[service] = status
+            self._notify()
+
+    def enter_graceful_shutdown(self) -> None:
+        """Every service NOT_SERVING for good, and every Watch stream ends."""
+        self._shutting_down = True
+        for service in self._status:
+            self._status[service] = health_pb2.HealthCheckResponse.NOT_SERVING
+        self._notify()
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: _HealthContext
+    ) -> health_pb2.HealthCheckResponse:
+        status = self._status.get(request.service)
+        if status is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
+        return health_pb2.HealthCheckResponse(status=status)
+
+    async def Watch(self, request: health_pb2.HealthCheckRequest, context: _HealthContext) -> None:
+        last: int | None = None
+        while True:
+            changed = self._changed
+            status = self._status.get(
+                request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+            )
+            if status != last:
+                await context.write(health_pb2.HealthCheckResponse(status=status))
+                last = status
+            if self._shutting_down:
+                await context.abort(
+                    grpc.StatusCode.UNAVAILABLE, "the daemon is shutting down; watch it again later"
+                )
+            await changed.wait()
+
+
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
+_AnyContext = grpc.aio.ServicerContext[Any, Any]
+
+#: Streams that never end by themselves; told to stop, they end at once (see FiniteCalls).
+ENDLESS_METHODS = frozenset({f"/{SERVICE_NAME}/Subscribe", "/grpc.health.v1.Health/Watch"})
+#: After the finite calls are done, how long the endless streams get to end by themselves.
+_STREAMS_END_S = 1.0
+
+
+class FiniteCalls(grpc.aio.ServerInterceptor):
+    """Counts the calls a shutdown waits for: every unary call and every finite stream.
+
+    The grace period is for calls that end by themselves: appends above all, then
+    reads. A subscription or a health watch never ends by itself; told the daemon
+    is stopping it ends at once, unless its client has stopped reading. Its
+    writes then wait on HTTP/2 flow control, and `server.stop(grace)` alone
+    waited for it until the whole grace period was spent, on every shutdown
+    with one slow or stalled subscriber. Knowing when the finite calls are done
+    lets the daemon cut such streams then instead.
+    """
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    def _begin(self, context: _AnyContext) -> None:
+        self._count += 1
+        self._idle.clear()
+        # Called once the call has ended: its status sent, an append's reply included.
+        context.add_done_callback(cast("Any", self._end))
+
+    def _end(self, context: object) -> None:
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[_Req, _Resp] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[_Req, _Resp] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method in ENDLESS_METHODS:
+            return handler
+        begin = self._begin
+        if handler.unary_unary is not None:
+            unary = cast("Callable[[object, _AnyContext], Awaitable[object]]", handler.unary_unary)
+
+            async def counted_unary(request: object, context: _AnyContext) -> object:
+                begin(context)
+                return await unary(request, context)
+
+            counted = grpc.unary_unary_rpc_method_handler(
+                counted_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        elif handler.unary_stream is not None:
+            stream = cast(
+                "Callable[[object, _AnyContext], AsyncIterator[object]]", handler.unary_stream
+            )
+
+            async def counted_stream(
+                request: object, context: _AnyContext
+            ) -> AsyncIterator[object]:
+                begin(context)
+                async for response in stream(request, context):
+                    yield response
+
+            counted = grpc.unary_stream_rpc_method_handler(
+                counted_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        else:
+            return handler  # client streams (reflection) are not waited for
+        return counted
+
+
+async def stop_server(server: grpc.aio.Server, finite: FiniteCalls, grace_s: float) -> None:
+    """Stop `server`: finite calls get up to `grace_s`, then endless streams are cut.
+
+    New calls are refused at once. Subscriptions, already told to stop, end by
+    themselves within moments; one whose client is not reading is cancelled
+    (its client sees UNAVAILABLE, retryable, and resumes from its last seq + 1).
+    """
+    stopped = asyncio.ensure_future(server.stop(grace_s))
+
+    async def until_finite_calls_end() -> None:
+        idle = asyncio.ensure_future(finite.wait_idle())
+        try:
+            await asyncio.wait({stopped, idle}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+
+    await until_finite_calls_end()
+    if not stopped.done():
+        await asyncio.wait({stopped}, timeout=min(grace_s, _STREAMS_END_S))
+        await until_finite_calls_end()  # one that started meanwhile still gets to finish
+    if not stopped.done():
+        _log.info("cancelling the streams still open: their clients are not reading")
+        await server.stop(None)
+    await stopped
+
+
 class Daemon:
     """One serving daemon over one data directory."""
 
@@ -106,17 +282,19 @@ class Daemon:
             await committer.submit(
                 [AppendRequest(started_event(config, signer, log.size(), self._clock))]
             )
+            finite_calls = FiniteCalls()
             server = grpc.aio.server(
+                interceptors=[finite_calls],
                 options=[
                     ("grpc.max_receive_message_length", config.max_message_bytes),
                     ("grpc.max_send_message_length", config.max_message_bytes),
                     # Refuse a port another process already serves, instead of sharing it.
                     ("grpc.so_reuseport", 0),
-                ]
+                ],
             )
             service = LedgerService(log, committer, signer, config, stopping)
             server.add_generic_rpc_handlers((service.generic_handler(),))
-            health_servicer = health.aio.HealthServicer()
+            health_servicer = HealthStatus()
             health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
             reflection.enable_server_reflection(
                 (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -124,7 +302,7 @@ class Daemon:
             address = _bind(server, config.listen)
             await server.start()
             for name in ("", SERVICE_NAME):
-                await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+                health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
             _log.info("serving %s on %s (origin %s)", config.data_dir, address, signer.name)
             announce(
                 {
@@ -139,9 +317,9 @@ class Daemon:
             )
             await self._stop_requested.wait()
             _log.info("stopping: refusing new calls, finishing in-flight appends")
-            await health_servicer.enter_graceful_shutdown()
+            health_servicer.enter_graceful_shutdown()
             stopping.set()
-            await server.stop(config.shutdown_grace_s)
+            await stop_server(server, finite_calls, config.shutdown_grace_s)
         finally:
             await committer.close()
 
