@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -33,6 +34,12 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     # Notice a dead daemon under a long-lived subscription.
     ("grpc.keepalive_time_ms", 20_000),
     ("grpc.keepalive_timeout_ms", 10_000),
+    # gRPC's own reconnect backoff grows to 120 s by default, and while it waits
+    # every call fails at once, which would spend our retries without trying:
+    # keep it no longer than our own backoff.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
 )
 
 
@@ -176,6 +183,16 @@ def check_next(entry: pb.LogEntry, expected_seq: int) -> None:
     """A subscription is gap-free and ordered; anything else is the server's fault."""
     if entry.seq != expected_seq:
         raise protocol_error(f"subscription delivered seq {entry.seq} where {expected_seq} was due")
+
+
+def gave_up_reconnecting(policy: RetryPolicy, failures: int, last_success: float) -> bool:
+    """A subscription's outage is bounded like a call: by `max_attempts` reconnects in
+    a row or `overall_deadline_s` since it last worked, whichever comes first. Each
+    message received, even the empty one that opens a subscription, ends an outage."""
+    return (
+        failures >= policy.max_attempts
+        or time.monotonic() - last_success >= policy.overall_deadline_s
+    )
 
 
 def backoff_s(policy: RetryPolicy, attempt: int) -> float:

@@ -28,6 +28,7 @@ from clients._calls import (
     backoff_s,
     check_next,
     checkpoint_info,
+    gave_up_reconnecting,
     get_event_request,
     read_request,
     resolve_target,
@@ -122,20 +123,24 @@ class AsyncLedgerClient:
         """As `LedgerClient.subscribe`: ordered, gap-free, resumed after disconnects."""
         next_seq = from_seq
         failures = 0
+        last_success = time.monotonic()
         while True:
             call = self._stream(SUBSCRIBE)(pb.SubscribeRequest(from_seq=next_seq))
             try:
                 async for response in call:
+                    # Any message, even the empty one that opens a subscription,
+                    # shows the connection works: reconnect failures start over.
+                    failures = 0
+                    last_success = time.monotonic()
                     for entry in response.entries:
                         check_next(entry, next_seq)
                         next_seq += 1
-                        failures = 0
                         yield Entry.from_proto(entry)
                 return
             except grpc.RpcError as exc:
                 error = rpc_error(exc)
                 failures += 1
-                if not error.retryable or failures >= self.retry.max_attempts:
+                if not error.retryable or gave_up_reconnecting(self.retry, failures, last_success):
                     raise error from None
                 await asyncio.sleep(backoff_s(self.retry, failures))
             finally:

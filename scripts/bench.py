@@ -5,51 +5,114 @@ Core (the ledger library, no daemon):
 - import: envelope JSON lines parsed, validated, chained, hashed into the tree, synced;
 - verify: the full offline audit of the imported log.
 
-Run `python scripts/bench.py [--events N] [--batch N] [--write docs/benchmarks.md]`.
+Over gRPC (servers and clients each in their own processes; scripts/_bench_grpc.py):
+- echo: a trivial grpc.aio servicer that returns the request bytes, the ceiling for
+  any Python gRPC server driven by this client harness, with 1 and with 32 clients;
+- unary Append, durable, 1 and 32 concurrent clients, against the real `ledgerd`;
+- batched Append, 500 events per call, from several producer processes;
+- Subscribe from seq 0 over the log the appends left, until caught up.
+
+Run `python scripts/bench.py [--quick] [--events N] [--write docs/benchmarks.md]`;
+`--profile-dir DIR` also profiles the daemon with py-spy during the daemon benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import struct
 import tempfile
+import textwrap
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import grpc
 import lmdb
+from _bench_grpc import (
+    APPEND_PATH,
+    ECHO_PATH,
+    JobResult,
+    LoadJob,
+    ServerProcess,
+    SubscribeJob,
+    WorkerPool,
+    append_requests,
+    echo_server,
+    ledger_daemon,
+    sample_envelope,
+    split,
+    tree_size,
+)
+from _bench_profile import PySpy
 
 from ledger.audit import audit_log
 from ledger.clock import FixedClock
 from ledger.importer import import_events, parse_jsonl
 from ledger.model import encode_envelope
-from ledger.samples import sample_events
 from ledger.store import LmdbEventLog
 
+GROUPS = ("offline", "echo", "unary", "batched", "subscribe")
 
-@dataclass(frozen=True)
+
+@dataclass
 class Result:
     name: str
     events: int
     seconds: float
     note: str = ""
+    unit: str = "events/s"
+    clients: str = "—"
+    latencies: Sequence[float] = ()
+    server_cpu: float | None = None
+    client_cpu: float | None = None
+    ratio: str = "—"
+    target: str = "—"
+    met: bool | None = None
+    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds
 
+    def percentile(self, fraction: float) -> float | None:
+        """Nearest-rank percentile of the per-call latencies, in milliseconds."""
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        rank = max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))
+        return ordered[rank] * 1000
 
-def _sample_jsonl(count: int) -> bytes:
+
+class IndexAllocator:
+    """Hands out disjoint ranges of sample indices, so every event id in the run is unique."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def take(self, count: int) -> int:
+        first = self.next
+        self.next += count
+        return first
+
+
+# Offline (the ledger library, no daemon) ---------------------------------------------------
+
+
+def _sample_jsonl(first: int, count: int) -> bytes:
     # Built in a function so the sample objects are freed before anything is timed:
     # a real import process does not hold them, and they would slow every GC pass.
-    return b"".join(encode_envelope(e) + b"\n" for e in sample_events(count))
+    return b"".join(
+        encode_envelope(sample_envelope(index)) + b"\n" for index in range(first, first + count)
+    )
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -70,7 +133,8 @@ def bench_raw_lmdb(work: Path, values: list[bytes], batch: int) -> Result:
 
     seconds = _timed(run)
     env.close()
-    return Result("raw LMDB put (ceiling)", len(values), seconds, f"batches of {batch}, synced")
+    note = f"batches of {batch}, synced"
+    return Result("raw LMDB put (storage ceiling)", len(values), seconds, note)
 
 
 def bench_import(work: Path, jsonl: bytes, batch: int) -> tuple[Result, Path]:
@@ -82,7 +146,7 @@ def bench_import(work: Path, jsonl: bytes, batch: int) -> tuple[Result, Path]:
         summary = import_events(log, parse_jsonl(jsonl), batch_size=batch)
         seconds = time.perf_counter() - started
     note = f"parse + validate + chain + tree, batches of {batch}, synced"
-    return Result("ledger import", summary.appended, seconds, note), data_dir
+    return Result("ledger import (offline)", summary.appended, seconds, note), data_dir
 
 
 def bench_verify(data_dir: Path) -> Result:
@@ -91,72 +155,513 @@ def bench_verify(data_dir: Path) -> Result:
         started = time.perf_counter()
         report = audit_log(log)
         seconds = time.perf_counter() - started
-    return Result("ledger verify (full audit)", report.size, seconds, "every leaf, hash and index")
+    note = "every leaf, hash and index"
+    return Result("ledger verify (offline full audit)", report.size, seconds, note)
 
 
-_NOTES = """
-### Reading these figures
-
-- The raw LMDB ceiling writes the very same leaf bytes, in the same synced batches, with
-  nothing else: no parsing, validation, hashing or indexes. It is the storage limit, not a target.
-- `ledger import` is the whole `ledgerctl import` path: each JSON line is decoded and validated
-  once (strict msgspec structs with pattern-checked fields and cross-field rules), encoded
-  canonically, then appended: chain link, leaf hash, the subtree hashes it completes, and the
-  event-id, stream and run-id indexes (about seven LMDB operations per event), one synced
-  transaction per batch. Profiling (cProfile, 100k events) splits it roughly evenly between
-  validation (~30 µs/event, mostly msgspec's per-field pattern checks and the run-record rules)
-  and the append transaction (~27 µs/event).
-- `ledger verify` re-parses and re-validates every leaf, re-hashes it, checks the chain, every
-  stored subtree hash and every index, and recomputes the root.
-- The machine is shared: compare ratios from one run, not absolute figures across runs.
-"""
-
-
-def _report(results: list[Result], ceiling: Result, events: int) -> str:
-    lines = [
-        "| benchmark | events | seconds | events/s | vs raw LMDB put | conditions |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for result in results:
-        lines.append(
-            f"| {result.name} | {result.events:,} | {result.seconds:.2f} | {result.rate:,.0f} "
-            f"| {result.rate / ceiling.rate:.1%} | {result.note} |"
-        )
-    header = (
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, lmdb "
-        f"{'.'.join(map(str, lmdb.version()))}; {events:,} sample events "
-        "(run records and findings, ~1 KB leaves), one run."
-    )
-    return header + "\n\n" + "\n".join(lines) + "\n"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--write", type=Path, default=None, help="also write this Markdown file")
-    args = parser.parse_args()
-
-    jsonl = _sample_jsonl(args.events)
+def run_offline(events: int, batch: int, indices: IndexAllocator) -> list[Result]:
+    jsonl = _sample_jsonl(indices.take(events), events)
     work = Path(tempfile.mkdtemp(prefix="ledgerd-bench-"))
     try:
-        imported, data_dir = bench_import(work, jsonl, args.batch)
+        imported, data_dir = bench_import(work, jsonl, batch)
+        del jsonl
         with LmdbEventLog(data_dir, readonly=True) as log:
             values = [item.leaf_bytes for item in log.read()]
-        print(f"mean leaf size: {statistics.mean(map(len, values)):.0f} bytes")
-        ceiling = bench_raw_lmdb(work, values, args.batch)
+        mean_leaf = statistics.mean(map(len, values))
+        print(f"mean leaf size: {mean_leaf:.0f} bytes", flush=True)
+        ceiling = bench_raw_lmdb(work, values, batch)
+        del values
         verified = bench_verify(data_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    ceiling.extra["mean_leaf"] = mean_leaf
+    return [ceiling, imported, verified]
 
-    table = _report([ceiling, imported, verified], ceiling, args.events)
-    print(table)
+
+# Over gRPC --------------------------------------------------------------------------------
+
+
+def _process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its live descendants, all threads."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+@dataclass
+class Harness:
+    """Runs client jobs against one server process, measuring its CPU and optionally profiling."""
+
+    pool: WorkerPool
+    profile_dir: Path | None
+    py_spy: str
+    profiles: list[tuple[str, str]] = field(default_factory=list)
+
+    def run(
+        self, server: ServerProcess, jobs: Sequence[LoadJob | SubscribeJob], slug: str
+    ) -> tuple[list[JobResult], float]:
+        profiler = (
+            PySpy(self.py_spy, server.pid, self.profile_dir / f"{slug}.txt")
+            if self.profile_dir is not None
+            else None
+        )
+        marks: list[float] = []
+
+        def before_go() -> None:
+            if profiler is not None:
+                profiler.start()
+            marks.append(_process_tree_cpu(server.pid))
+
+        def after() -> None:
+            marks.append(_process_tree_cpu(server.pid))
+            if profiler is not None:
+                profiler.stop()
+
+        results = self.pool.run(jobs, before_go=before_go, after=after)
+        if profiler is not None:
+            self.profiles.append((slug, profiler.summary()))
+        return results, marks[1] - marks[0]
+
+
+def _result(
+    name: str,
+    results: list[JobResult],
+    server_cpu_s: float,
+    *,
+    unit: str = "events/s",
+    clients: str,
+    note: str,
+) -> Result:
+    started = min(r.started for r in results)
+    seconds = max(r.ended for r in results) - started
+    latencies = [value for r in results for value in r.latencies]
+    result = Result(
+        name,
+        sum(r.events for r in results),
+        seconds,
+        note,
+        unit=unit,
+        clients=clients,
+        latencies=latencies,
+        server_cpu=server_cpu_s / seconds,
+        client_cpu=sum(r.cpu for r in results) / seconds,
+    )
+    result.extra["calls"] = sum(r.calls for r in results)
+    print(f"  {name}: {result.rate:,.0f} {unit}", flush=True)
+    return result
+
+
+def _load_jobs(
+    target: str,
+    path: str,
+    indices: IndexAllocator,
+    *,
+    clients: int,
+    processes: int,
+    calls: int,
+    batch: int,
+    warmup: int,
+) -> list[LoadJob]:
+    jobs = []
+    for share in split(clients, processes):
+        if share:
+            job = LoadJob(target, path, 0, share, calls, batch, warmup)
+            jobs.append(
+                LoadJob(target, path, indices.take(job.indices), share, calls, batch, warmup)
+            )
+    return jobs
+
+
+def _clients_text(clients: int, processes: int) -> str:
+    processes = min(clients, processes)
+    if processes == 1:
+        return f"{clients} in 1 process"
+    return f"{clients} in {processes} processes"
+
+
+def run_grpc(args: argparse.Namespace, harness: Harness, indices: IndexAllocator) -> list[Result]:
+    results: list[Result] = []
+    groups = args.only
+    per_client = max(1, args.unary_calls // args.clients)
+    wrapper = shlex.split(args.daemon_wrapper)
+    request_bytes = len(append_requests(0, 1, 1)[0])
+
+    def unary_pair(server: ServerProcess, path: str, label: str, unit: str) -> list[Result]:
+        pair = []
+        for clients, processes, calls in (
+            (1, 1, args.single_calls),
+            (args.clients, args.client_procs, per_client),
+        ):
+            jobs = _load_jobs(
+                server.address,
+                path,
+                indices,
+                clients=clients,
+                processes=processes,
+                calls=calls,
+                batch=1,
+                warmup=args.warmup,
+            )
+            slug = f"{label.split()[0].lower()}-unary-{clients}"
+            outcome, cpu = harness.run(server, jobs, slug)
+            pair.append(
+                _result(
+                    f"{label}, {clients} client{'s' if clients > 1 else ''}",
+                    outcome,
+                    cpu,
+                    unit=unit,
+                    clients=_clients_text(clients, processes),
+                    note=f"{request_bytes}-byte request (one event), closed loop",
+                )
+            )
+        return pair
+
+    if "echo" in groups:
+        with echo_server() as echo:
+            print(f"echo ceiling at {echo.address}", flush=True)
+            results += unary_pair(echo, ECHO_PATH, "gRPC echo", "calls/s")
+
+    wanted = {"unary", "batched", "subscribe"} & set(groups)
+    if not wanted:
+        return results
+    work = Path(tempfile.mkdtemp(prefix="ledgerd-bench-daemon-"))
+    try:
+        with ledger_daemon(work / "data", wrapper) as daemon:
+            print(f"ledgerd at {daemon.address}, data in {work / 'data'}", flush=True)
+            expected = tree_size(daemon.address)
+
+            def check(appended: int) -> None:
+                nonlocal expected
+                expected += appended
+                size = tree_size(daemon.address)
+                if size != expected:
+                    raise RuntimeError(f"the log holds {size} events where {expected} were due")
+
+            if "unary" in groups:
+                before = indices.next
+                results += unary_pair(daemon, APPEND_PATH, "Append unary (durable)", "events/s")
+                check(indices.next - before)
+            if "batched" in groups:
+                before = indices.next
+                jobs = _load_jobs(
+                    daemon.address,
+                    APPEND_PATH,
+                    indices,
+                    clients=args.batch_clients,
+                    processes=args.batch_clients,
+                    calls=max(1, args.batched_events // (args.batch_clients * args.append_batch)),
+                    batch=args.append_batch,
+                    warmup=min(args.warmup, 1),
+                )
+                outcome, cpu = harness.run(daemon, jobs, "append-batched")
+                results.append(
+                    _result(
+                        f"Append batched ({args.append_batch}/call, durable)",
+                        outcome,
+                        cpu,
+                        clients=_clients_text(args.batch_clients, args.batch_clients),
+                        note=f"{args.append_batch} events per call, closed loop; latency per call",
+                    )
+                )
+                check(indices.next - before)
+            if "subscribe" in groups:
+                size = tree_size(daemon.address)
+                outcome, cpu = harness.run(
+                    daemon, [SubscribeJob(daemon.address, size)], "subscribe-catch-up"
+                )
+                results.append(
+                    _result(
+                        "Subscribe catch-up from seq 0",
+                        outcome,
+                        cpu,
+                        clients="1 in 1 process",
+                        note=f"log of {size:,} stored events, entries parsed, not converted",
+                    )
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+# The report -------------------------------------------------------------------------------
+
+
+def _find(results: list[Result], prefix: str) -> Result | None:
+    return next((r for r in results if r.name.startswith(prefix)), None)
+
+
+def judge(results: list[Result], args: argparse.Namespace) -> None:
+    """Fill in each row's ratio to its ceiling, and its target where the brief sets one."""
+    raw = _find(results, "raw LMDB put")
+    imported = _find(results, "ledger import")
+    for row in results:
+        if row.name.startswith("ledger") and raw is not None:
+            row.ratio = f"{row.rate / raw.rate:.1%} of raw LMDB put"
+    if raw is not None:
+        raw.ratio = "(ceiling)"
+    for clients in (f"{args.clients} clients", "1 client"):
+        echo = _find(results, f"gRPC echo, {clients}")
+        append = _find(results, f"Append unary (durable), {clients}")
+        if echo is not None:
+            echo.ratio = "(ceiling)"
+        if echo is not None and append is not None:
+            append.ratio = f"{append.rate / echo.rate:.1%} of echo, {clients}"
+            if echo.server_cpu and append.server_cpu:
+                per_call = (echo.server_cpu * echo.seconds / echo.events) / (
+                    append.server_cpu * append.seconds / append.events
+                )
+                append.ratio += f" (by server CPU per call: {per_call:.0%})"
+        if append is not None and clients != "1 client":
+            append.target = "≥ 70% of echo"
+            append.met = echo is not None and append.rate >= 0.7 * echo.rate
+    batched = _find(results, "Append batched")
+    if batched is not None:
+        batched.target = "≥ 50,000 events/s"
+        batched.met = batched.rate >= 50_000
+        if imported is not None:
+            batched.ratio = f"{batched.rate / imported.rate:.1%} of ledger import"
+    subscribe = _find(results, "Subscribe")
+    if subscribe is not None:
+        subscribe.target = "≥ 100,000 events/s"
+        subscribe.met = subscribe.rate >= 100_000
+        subscribe.latencies = ()
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _per_event(row: Result) -> str:
+    if row.server_cpu is None:
+        return "—"
+    return f"{row.server_cpu * row.seconds / row.events * 1e6:,.0f}"
+
+
+def results_table(results: list[Result]) -> str:
+    lines = [
+        "| benchmark | events/s (echo: calls/s) | p50 ms | p99 ms | ratio to ceiling "
+        "| target | met? |",
+        "|---|---:|---:|---:|---|---|---|",
+    ]
+    for row in results:
+        met = "—" if row.met is None else ("yes" if row.met else "**no**")
+        lines.append(
+            f"| {row.name} | {row.rate:,.0f} | {_ms(row.percentile(0.50))} "
+            f"| {_ms(row.percentile(0.99))} | {row.ratio} | {row.target} | {met} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def details_table(results: list[Result]) -> str:
+    lines = [
+        "| benchmark | events (calls) | seconds | clients | server CPU | server CPU µs/event "
+        "| client CPU | conditions |",
+        "|---|---:|---:|---|---:|---:|---:|---|",
+    ]
+    for row in results:
+        calls = row.extra.get("calls")
+        count = f"{row.events:,}" + (f" ({calls:,})" if calls not in (None, row.events) else "")
+        lines.append(
+            f"| {row.name} | {count} | {row.seconds:.2f} | {row.clients} "
+            f"| {_share(row.server_cpu)} | {_per_event(row)} | {_share(row.client_cpu)} "
+            f"| {row.note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def conditions(args: argparse.Namespace, load_before: float, mean_leaf: float | None) -> str:
+    load_after = os.getloadavg()[0]
+    leaf = f"~{mean_leaf:,.0f}-byte leaves" if mean_leaf else "~1 KB leaves"
+    return (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"{os.cpu_count()} cores (shared; 1-minute load average {load_before:.2f} before the "
+        f"run, {load_after:.2f} after), Python {platform.python_version()}, grpcio "
+        f"{grpc.__version__}, lmdb {'.'.join(map(str, lmdb.version()))}. One run"
+        f"{' (--quick)' if args.quick else ''}: {args.events:,} events offline "
+        f"(import batches of {args.batch}); echo and unary Append {args.single_calls:,} calls "
+        f"with 1 client and {max(1, args.unary_calls // args.clients) * args.clients:,} calls "
+        f"with {args.clients} clients in {args.client_procs} processes; batched Append "
+        f"{args.batched_events:,} events in calls of {args.append_batch} from "
+        f"{args.batch_clients} producer processes; {args.warmup} untimed warm-up call(s) per "
+        f"client; Subscribe over the whole log those appends left. Sample events: run records "
+        f"and findings ({leaf}), every event id unique."
+    )
+
+
+def notes(args: argparse.Namespace) -> str:
+    """The explanatory notes, one wrapped bullet per measurement."""
+    per_process = args.clients // max(1, args.client_procs)
+    bullets = [
+        "**The machine.** Servers, their clients and whatever else runs on this VM share two "
+        "cores, so the figures move by a third or more between runs. Compare ratios from one "
+        "run, not absolute figures across runs. 'server CPU' is the CPU time of the server "
+        "process (all its threads) over the timed window: 100% is one full core; 'server CPU "
+        "µs/event' divides that time by the events (echo: calls) served, a figure that moves "
+        "less with the machine's load than the rates do. 'client CPU' is the same for all "
+        "client processes together. When the two add up to about 200%, or the load average is "
+        "above 2, the server was short of CPU and its rates are lower than the code alone "
+        "would give.",
+        "**The client harness** (`scripts/_bench_grpc.py`) is the same for echo and Append. "
+        "Clients run in worker processes started with `spawn`, never in the server's process, "
+        f"so they do not share its GIL. {args.clients} clients are {args.client_procs} processes "
+        f"of {per_process} asyncio tasks, each client with its own grpc.aio channel and its own "
+        f"TCP connection (what {args.clients} separate producers would have). Requests are built "
+        "and serialized before the clock starts (sample run records and findings with distinct "
+        "indices, so every event id in the run is unique) and sent as bytes. Each client is a "
+        "closed loop: it sends its next call when the previous one returns. Rate = calls (or "
+        "events) completed / (first client's start to last client's finish). Latency is per "
+        "call, measured by the client, so it includes queueing in the client's own event loop. "
+        "grpc.aio with per-client channels was chosen after trying sync-stub threads and a "
+        "shared channel: all gave the same echo rate within the noise.",
+        "**gRPC echo** is a grpc.aio server in its own process with one generic unary handler "
+        "that returns the request bytes (no protobuf, identity serializers). Its request is the "
+        "serialized AppendRequest of one sample event, the same bytes a unary Append sends, so "
+        "its response is that size too (Append's is ~10 bytes). It is what Python gRPC alone "
+        "costs per call with this harness on this machine: the ceiling for any servicer, not a "
+        "target. Each unary Append row's ratio is to the echo row with as many clients; the "
+        "ratio in brackets compares server CPU per call instead (echo's / Append's), which "
+        "depends less on what else the machine was doing.",
+        "**Append unary (durable)** runs the real `ledgerd serve` (default settings, a fresh "
+        "LMDB directory in a temp dir, the system clock), started by the script, which reads "
+        "its JSON announcement. Every call returns only after the LMDB commit that holds it is "
+        "synced; group commit lets concurrent calls share one transaction and one sync. With 1 "
+        "client every call pays a whole commit and sync on its own, so its latency is mostly "
+        "the disk's. After each benchmark the script checks the daemon's tree size: every event "
+        "was stored exactly once.",
+        f"**Append batched** sends AppendRequests of {args.append_batch} events from "
+        f"{args.batch_clients} producer processes (one client each), as independent producers "
+        "would push; the daemon's group commit may merge their batches into one transaction. "
+        f"Latency is per {args.append_batch}-event call. Its ratio is to the offline import of "
+        "the same kind of events, which does the same validation and append work in one process "
+        "without gRPC.",
+        "**Subscribe catch-up** is one subscriber (its own process) from seq 0 over the whole "
+        "log the append benchmarks left (all of it recently written, so in the page cache), "
+        "until it has received every stored event. It parses each SubscribeResponse (protobuf) "
+        "and counts entries, but does not turn them into `clients.Entry` objects as "
+        "`LedgerClient.subscribe` does, which costs the subscriber more CPU.",
+        "**Offline rows.** The raw LMDB ceiling writes the very same leaf bytes, in the same "
+        "synced batches, with nothing else: no parsing, validation, hashing or indexes. It is "
+        "the storage limit, not a target. `ledger import` is the whole `ledgerctl import` path: "
+        "each JSON line is decoded and validated once (strict msgspec structs with "
+        "pattern-checked fields and cross-field rules), encoded canonically, then appended: "
+        "chain link, leaf hash, the subtree hashes it completes, and the event-id, stream and "
+        "run-id indexes (about seven LMDB operations per event), one synced transaction per "
+        "batch. Profiling (cProfile, 100k events) splits it roughly evenly between validation "
+        "(~30 µs/event, mostly msgspec's per-field pattern checks and the run-record rules) and "
+        "the append transaction (~27 µs/event). `ledger verify` re-parses and re-validates "
+        "every leaf, re-hashes it, checks the chain, every stored subtree hash and every index, "
+        "and recomputes the root.",
+        "**Profiling.** `scripts/bench.py --profile-dir DIR` (with `py-spy` installed, e.g. "
+        "`--only unary,batched --profile-dir /tmp/prof`) attaches py-spy to each server for "
+        "each timed run and prints, per thread, how busy it was and where (functions and "
+        "lines).",
+    ]
+    wrapped = (
+        textwrap.fill(
+            bullet,
+            95,
+            initial_indent="- ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        for bullet in bullets
+    )
+    return "\n### Reading these figures\n\n" + "\n".join(wrapped) + "\n"
+
+
+def _quick(args: argparse.Namespace) -> None:
+    """Tiny sizes for a smoke run: every row, no meaningful rates."""
+    args.events = min(args.events, 1000)
+    args.batch = min(args.batch, 250)
+    args.single_calls = min(args.single_calls, 20)
+    args.unary_calls = min(args.unary_calls, 10 * args.clients)
+    args.batched_events = min(args.batched_events, args.batch_clients * args.append_batch)
+    args.warmup = min(args.warmup, 1)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--events", type=int, default=100_000, help="events imported and verified offline")
+    add("--batch", type=int, default=1000, help="offline import batch size")
+    add("--single-calls", type=int, default=1000, help="calls of the 1-client echo and Append")
+    add("--unary-calls", type=int, default=16_000, help="calls of the N-client echo and Append")
+    add("--clients", type=int, default=32, help="concurrent unary clients")
+    add("--client-procs", type=int, default=2, help="processes the unary clients run in")
+    add("--batched-events", type=int, default=100_000, help="events sent by batched Append")
+    add("--append-batch", type=int, default=500, help="events per batched Append call")
+    add("--batch-clients", type=int, default=4, help="producer processes of batched Append")
+    add("--warmup", type=int, default=5, help="untimed calls per client first")
+    add("--quick", action="store_true", help="tiny sizes: a smoke run of every benchmark")
+    add("--only", default=",".join(GROUPS), help=f"comma-separated subset of {','.join(GROUPS)}")
+    add("--write", type=Path, default=None, help="also write this Markdown file")
+    add("--profile-dir", type=Path, default=None, help="py-spy the daemon; samples go here")
+    add("--py-spy", default="py-spy", help="the py-spy executable for --profile-dir")
+    add("--daemon-wrapper", default="", help="a command prefix for the daemon, e.g. 'nice -n 0'")
+    args = parser.parse_args(argv)
+    args.only = [group.strip() for group in args.only.split(",") if group.strip()]
+    unknown = set(args.only) - set(GROUPS)
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(sorted(unknown))}; choose from {GROUPS}")
+    if args.quick:
+        _quick(args)
+    if args.profile_dir is not None:
+        if shutil.which(args.py_spy) is None:
+            parser.error(f"--profile-dir needs py-spy: {args.py_spy!r} is not on PATH")
+        args.profile_dir.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    load_before = os.getloadavg()[0]
+    indices = IndexAllocator()
+    results: list[Result] = []
+    profiles: list[tuple[str, str]] = []
+    if "offline" in args.only:
+        print("offline: import, raw LMDB put, verify", flush=True)
+        results += run_offline(args.events, args.batch, indices)
+    if set(args.only) - {"offline"}:
+        workers = max(args.client_procs, args.batch_clients, 1)
+        with WorkerPool(workers) as pool:
+            harness = Harness(pool, args.profile_dir, args.py_spy)
+            results += run_grpc(args, harness, indices)
+            profiles = harness.profiles
+    judge(results, args)
+    raw = _find(results, "raw LMDB put")
+    mean_leaf = float(raw.extra["mean_leaf"]) if raw is not None else None  # type: ignore[arg-type]
+    header = conditions(args, load_before, mean_leaf)
+    body = results_table(results) + "\n" + details_table(results)
+    print("\n" + header + "\n\n" + body)
+    for slug, summary in profiles:
+        print(f"\n#### server profile: {slug}\n\n{summary}")
     if args.write is not None:
         args.write.parent.mkdir(parents=True, exist_ok=True)
         args.write.write_text(
-            "# Benchmarks\n\nProduced by `make bench` (`scripts/bench.py`).\n\n"
-            "## Ledger core\n\n" + table + _NOTES
+            "# Benchmarks\n\nProduced by `make bench` (`scripts/bench.py`), which regenerates "
+            "this whole page.\n\n"
+            + header
+            + "\n\n## Results\n\n"
+            + results_table(results)
+            + "\n## Run details\n\n"
+            + details_table(results)
+            + notes(args)
         )
 
 
