@@ -7,14 +7,21 @@ idempotent by event id, re-running an interrupted import is always safe.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ledger.errors import ErrorCode, InvalidInput, LedgerError
 from ledger.model import PreparedEvent, prepare_json
-from ledger.store import AppendRequest, LmdbEventLog
+from ledger.store import AppendOutcome, AppendRequest
 
 DEFAULT_BATCH_SIZE = 1000
+
+
+class Appender(Protocol):
+    """What appends one atomic batch: an `LmdbEventLog`, or a daemon reached through a client."""
+
+    def append(self, requests: Sequence[AppendRequest], /) -> AppendOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def parse_jsonl(data: bytes) -> list[NumberedEvent]:
 
 
 def import_events(
-    log: LmdbEventLog,
+    log: Appender,
     events: list[NumberedEvent],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,

@@ -9,9 +9,13 @@ import click
 
 from ledger import __version__
 from ledger.cli._runner import run_cli
+from ledger.cli.append_command import append_command
+from ledger.cli.emit import emit
+from ledger.cli.get_command import get_command
 from ledger.cli.keygen import keygen
 from ledger.cli.log_commands import import_command, tail
 from ledger.cli.proof_commands import checkpoint, proof
+from ledger.cli.spool_commands import spool
 from ledger.cli.verify import verify
 
 
@@ -21,7 +25,18 @@ def cli() -> None:
     """ledgerctl: write to, read from and audit a ledgerd log."""
 
 
-for command in (keygen, import_command, tail, checkpoint, proof, verify):
+for command in (
+    keygen,
+    append_command,
+    import_command,
+    get_command,
+    tail,
+    checkpoint,
+    proof,
+    verify,
+    emit,
+    spool,
+):
     cli.add_command(command)
 
 

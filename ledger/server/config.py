@@ -17,8 +17,10 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ledger.errors import ErrorCode, InvalidInput
+from ledger.checkpoint.keys import check_key_name
+from ledger.errors import ErrorCode, InvalidInput, LedgerError
 from ledger.fsutil import read_file
+from ledger.model._rules import Label
 from ledger.model.envelope import MAX_EVENT_BYTES
 from ledger.store.lmdb_store import MAX_BATCH
 
@@ -30,13 +32,15 @@ DEFAULT_ORIGIN = "ledgerd.local/log"
 SECRET_SETTINGS = frozenset({"signing_key_file"})
 
 _Positive = Annotated[int, msgspec.Meta(ge=1)]
+#: An empty data_dir would silently mean the current directory; an empty listen, nothing.
+_NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Every daemon setting (specs/grpc-api.md lists them with their meaning)."""
 
-    data_dir: str
-    listen: str = DEFAULT_LISTEN
+    data_dir: _NonEmpty
+    listen: _NonEmpty = DEFAULT_LISTEN
     #: Empty: the signing key's name (DEFAULT_ORIGIN for a key created on first start).
     origin: str = ""
     #: Empty: `<data_dir>/checkpoint.key`, created (mode 0600) on first start.
@@ -73,15 +77,41 @@ def _invalid(message: str, hint: str) -> InvalidInput:
     return InvalidInput(ErrorCode.INVALID_CONFIG, message, hint=hint)
 
 
+def check_origin(origin: str, *, what: str = "origin") -> None:
+    """Raise INVALID_CONFIG unless `origin` can name a log.
+
+    An origin is a signing key's name and is recorded in every `ledger.started`
+    event, so it must be both a valid key name and a label (run-record-v1.md).
+    """
+    try:
+        check_key_name(origin)
+        msgspec.convert(origin, Label)
+    except (LedgerError, msgspec.ValidationError):
+        raise _invalid(
+            f"{what} {origin!r} cannot name a log",
+            "use letters, digits and . _ : / @ -, starting with a letter or digit, "
+            "at most 200 characters, e.g. ledger.example.com/prod",
+        ) from None
+
+
 def _from_file(path: Path) -> dict[str, Any]:
     text = read_file(path, what="config file")
     try:
         document = tomllib.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise _invalid(f"{path} is not valid TOML: {exc}", "fix the file's syntax") from None
-    section = document.get("ledgerd", document)
+    if "ledgerd" not in document:
+        return dict(document)
+    section = document["ledgerd"]
     if not isinstance(section, dict):
         raise _invalid(f"{path}: [ledgerd] must be a table", "see specs/grpc-api.md")
+    stray = sorted(key for key in document if key != "ledgerd")
+    if stray:
+        # Keys above the table would otherwise be ignored without a word.
+        raise _invalid(
+            f"{path}: keys outside the [ledgerd] table: {', '.join(stray)}",
+            "put every setting under [ledgerd], or drop the table and keep them all at top level",
+        )
     return dict(section)
 
 
@@ -121,9 +151,12 @@ def load_config(
             "pass --data-dir, set LEDGERD_DATA_DIR, or set data_dir in the config file",
         )
     try:
-        return msgspec.convert(merged, DaemonConfig)
+        config = msgspec.convert(merged, DaemonConfig)
     except msgspec.ValidationError as exc:
         raise _invalid(
             f"invalid configuration: {exc}",
             "check the named setting in the config file, LEDGERD_* variables and flags",
         ) from None
+    if config.origin:
+        check_origin(config.origin)
+    return config

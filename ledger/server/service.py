@@ -9,6 +9,7 @@ INTERNAL status. Every LedgerError leaves as a status with ErrorInfo details
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -29,14 +30,26 @@ from ledger.wire.convert import (
     inclusion_to_proto,
     log_entry,
 )
-from ledger.wire.status import DETAILS_KEY, status_code_for, status_details
+from ledger.wire.status import DETAILS_KEY, status_code_for, status_details, wire_message
 
 SERVICE_NAME = "ledger.v1.Ledger"
 _log = logging.getLogger("ledgerd")
 
-#: Entries per streamed message stop growing past this many leaf bytes (or entries).
+#: A streamed message takes no more entries once it would pass this many bytes (or
+#: entries); a single larger entry goes alone, up to `max_message_bytes`.
 _MESSAGE_BYTES = 1 << 20
 _MESSAGE_ENTRIES = 1024
+#: Room in a ReadResponse / SubscribeResponse for what is not an entry (tree_size).
+_RESPONSE_OVERHEAD = 16
+
+#: What only the daemon itself writes (`ledger.server.daemon.started_event`): its
+#: `ledger.started` records, their stream, and their ids `ledger.started:<size>`.
+#: A client claiming one of those ids could stop the daemon from ever starting
+#: again at that size, and a client's "started" record would misstate which
+#: configuration wrote the log.
+RESERVED_TYPE = "ledger.started"
+RESERVED_STREAM = "ledgerd"
+RESERVED_ID_PREFIX = "ledger.started:"
 
 Req = TypeVar("Req", bound=Message)
 Resp = TypeVar("Resp", bound=Message)
@@ -75,7 +88,7 @@ def _request(received: Req | _Undecodable) -> Req:
 async def _abort(context: Context, error: LedgerError) -> None:
     await context.abort(
         status_code_for(error),
-        error.message,
+        wire_message(error),
         trailing_metadata=((DETAILS_KEY, status_details(error)),),
     )
 
@@ -119,25 +132,84 @@ def _streaming(method: Callable[[Req, Context], AsyncIterator[Resp]]) -> StreamH
     return handle
 
 
-def _chunks(entries: Iterable[pb.LogEntry], limit: int) -> Iterator[list[pb.LogEntry]]:
-    """Group entries into messages of bounded size, stopping after `limit` (0: no limit)."""
+def _framed_size(entry: pb.LogEntry) -> int:
+    """The bytes `entry` adds to a response: tag, length prefix and the message."""
+    size = entry.ByteSize()
+    return 1 + _varint_size(size) + size
+
+
+def _varint_size(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+def _chunks(
+    entries: Iterable[pb.LogEntry], limit: int, max_message_bytes: int
+) -> Iterator[list[pb.LogEntry]]:
+    """Group entries into messages that fit the message limit, stopping after `limit`.
+
+    `limit` 0 means no limit. An entry that cannot fit in any message under
+    `max_message_bytes`, or that cannot be read (damage), ends the stream with
+    its error, after every entry before it was sent, so the caller knows where
+    it stopped.
+    """
+    hard = max_message_bytes - _RESPONSE_OVERHEAD
+    soft = min(_MESSAGE_BYTES, hard)
     chunk: list[pb.LogEntry] = []
     size = 0
-    for sent, entry in enumerate(entries, start=1):
-        chunk.append(entry)
-        size += len(entry.leaf)
-        if size >= _MESSAGE_BYTES or len(chunk) >= _MESSAGE_ENTRIES:
+    iterator = iter(entries)
+    sent = 0
+    while True:
+        try:
+            entry = next(iterator)
+        except StopIteration:
+            break
+        except LedgerError:
+            if chunk:
+                yield chunk
+            raise
+        sent += 1
+        framed = _framed_size(entry)
+        if framed > hard:
+            if chunk:
+                yield chunk
+            raise InvalidInput(
+                ErrorCode.REQUEST_TOO_LARGE,
+                f"the entry at seq {entry.seq} needs a {framed + _RESPONSE_OVERHEAD}-byte "
+                f"message; the daemon's limit is {max_message_bytes}",
+                hint="the daemon's max_message_bytes is too small for this event; raise it "
+                "(at least twice max_event_bytes) or read around this seq",
+                details={"limit": max_message_bytes, "seq": entry.seq},
+            )
+        if chunk and (size + framed > soft or len(chunk) >= _MESSAGE_ENTRIES):
             yield chunk
             chunk, size = [], 0
+        chunk.append(entry)
+        size += framed
         if limit and sent >= limit:
             break
     if chunk:
         yield chunk
 
 
+def _refuse_reserved(event_id: str, stream: str, event_type: str) -> None:
+    for field, reserved in (
+        ("$.type", event_type == RESERVED_TYPE),
+        ("$.stream", stream == RESERVED_STREAM),
+        ("$.event_id", event_id.startswith(RESERVED_ID_PREFIX)),
+    ):
+        if reserved:
+            raise InvalidInput(
+                ErrorCode.INVALID_EVENT,
+                f"invalid event at {field}: type {RESERVED_TYPE!r}, stream "
+                f"{RESERVED_STREAM!r} and ids starting {RESERVED_ID_PREFIX!r} are the daemon's own",
+                hint="use another type, stream or event id; ledgerd records its starts itself",
+                details={"field": field},
+            )
+
+
 def _entries(leaves: Iterable[StoredLeaf]) -> Iterator[pb.LogEntry]:
     for leaf in leaves:
-        yield log_entry(leaf.leaf_bytes, leaf.leaf_hash)
+        yield log_entry(leaf.leaf_bytes, leaf.leaf_hash, seq=leaf.seq)
 
 
 class LedgerService:
@@ -178,8 +250,8 @@ class LedgerService:
             try:
                 requests.append(self._append_request(item))
             except LedgerError as exc:
-                if len(items) > 1:
-                    exc.add_context(batch_index=position)
+                # Always, even in a batch of one: every item error names its item.
+                exc.add_context(batch_index=position)
                 raise
         return requests
 
@@ -201,7 +273,19 @@ class LedgerService:
                 details={"limit": limit},
             )
         expected = item.expected_version if item.HasField("expected_version") else None
-        return AppendRequest(prepare_json(raw), expected)
+        try:
+            prepared = prepare_json(raw)
+        except RecursionError:
+            raise InvalidInput(
+                ErrorCode.INVALID_JSON,
+                "event is not valid JSON: it nests deeper than the decoder follows",
+                hint="flatten the event's data",
+                details={"field": "$.data"},
+            ) from None
+        _refuse_reserved(
+            prepared.envelope.event_id, prepared.envelope.stream, prepared.envelope.type
+        )
+        return AppendRequest(prepared, expected)
 
     async def Append(self, request: pb.AppendRequest, context: Context) -> pb.AppendResponse:
         outcome = await self._committer.submit(self._append_requests(request))
@@ -219,18 +303,27 @@ class LedgerService:
         self, request: pb.ReadRequest, context: Context
     ) -> AsyncIterator[pb.ReadResponse]:
         end = request.to_seq if request.HasField("to_seq") else None
-        if request.stream:
-            leaves: Iterable[StoredLeaf] = (
-                leaf
-                for leaf in self._log.stream_leaves(request.stream, request.from_version)
-                if leaf.seq >= request.from_seq and (end is None or leaf.seq < end)
-            )
-        else:
+        leaves: Iterable[StoredLeaf]
+        if not request.stream:
             leaves = self._log.leaves(request.from_seq, end)
+        elif "\x00" in request.stream:
+            # No stream name holds NUL (it separates name and version in the index);
+            # looking one up would read another stream's keys as if they were its own.
+            leaves = ()
+        else:
+            # A stream's versions grow with seq, so the first leaf at or past `end` ends it.
+            leaves = itertools.takewhile(
+                lambda leaf: end is None or leaf.seq < end,
+                (
+                    leaf
+                    for leaf in self._log.stream_leaves(request.stream, request.from_version)
+                    if leaf.seq >= request.from_seq
+                ),
+            )
         entries = _entries(leaves)
         if request.type:
             entries = (entry for entry in entries if entry.event.type == request.type)
-        for chunk in _chunks(entries, request.limit):
+        for chunk in _chunks(entries, request.limit, self._config.max_message_bytes):
             yield pb.ReadResponse(entries=chunk)
 
     async def Subscribe(
@@ -248,7 +341,8 @@ class LedgerService:
         while not self._stopping.is_set():
             if position < watch.size:
                 size = watch.size
-                for chunk in _chunks(_entries(self._log.leaves(position, size)), 0):
+                entries = _entries(self._log.leaves(position, size))
+                for chunk in _chunks(entries, 0, self._config.max_message_bytes):
                     position += len(chunk)
                     yield pb.SubscribeResponse(entries=chunk, tree_size=size)
                     if self._stopping.is_set():
@@ -274,7 +368,7 @@ class LedgerService:
                 "GetEvent needs a seq or an event_id",
                 hint="set one of GetEventRequest.seq or GetEventRequest.event_id",
             )
-        return log_entry(leaf.leaf_bytes, leaf.leaf_hash)
+        return log_entry(leaf.leaf_bytes, leaf.leaf_hash, seq=leaf.seq)
 
     async def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: Context

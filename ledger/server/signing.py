@@ -8,7 +8,7 @@ from pathlib import Path
 from ledger.checkpoint import SignerKey
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import write_file_atomic
-from ledger.server.config import DEFAULT_ORIGIN, DaemonConfig
+from ledger.server.config import DEFAULT_ORIGIN, DaemonConfig, check_origin
 
 _log = logging.getLogger("ledgerd")
 
@@ -17,8 +17,9 @@ def load_or_create_signer(config: DaemonConfig) -> SignerKey:
     """The configured key; with none configured, `<data_dir>/checkpoint.key`, made if missing.
 
     A key given explicitly must exist: creating one at a mistyped path would
-    silently start a log under a new identity. The key's name is the log's
-    origin, so a configured origin must match it.
+    silently start a log under a new identity. For the same reason a default
+    key whose verifier key (`.pub`) is still there is not replaced. The key's
+    name is the log's origin, so a configured origin must match it.
     """
     path = config.key_path
     if not path.exists():
@@ -28,8 +29,17 @@ def load_or_create_signer(config: DaemonConfig) -> SignerKey:
                 f"signing key {path} does not exist",
                 hint="create it with `ledgerctl keygen`, or leave signing_key_file unset",
             )
+        public = _public_path(path)
+        if public.exists():
+            raise InvalidInput(
+                ErrorCode.INVALID_CONFIG,
+                f"signing key {path} is missing, but its verifier key {public} is there",
+                hint="restore the signing key from a backup; to start a new log identity "
+                "instead, remove the .pub file",
+            )
         return _create(path, config.origin or DEFAULT_ORIGIN)
     key = SignerKey.load(path)
+    check_origin(key.name, what=f"the name of signing key {path}:")
     if config.origin and config.origin != key.name:
         raise InvalidInput(
             ErrorCode.INVALID_CONFIG,
@@ -39,11 +49,15 @@ def load_or_create_signer(config: DaemonConfig) -> SignerKey:
     return key
 
 
+def _public_path(path: Path) -> Path:
+    return path.with_name(path.name + ".pub")
+
+
 def _create(path: Path, origin: str) -> SignerKey:
     key = SignerKey.generate(origin)
     verifier = key.verifier().to_text()
     write_file_atomic(path, (key.to_text() + "\n").encode("utf-8"), mode=0o600, overwrite=False)
-    public = path.with_name(path.name + ".pub")
+    public = _public_path(path)
     write_file_atomic(public, (verifier + "\n").encode("utf-8"), mode=0o644, overwrite=False)
     _log.info("created signing key %s; verifier key %s (also in %s)", path, verifier, public)
     return key

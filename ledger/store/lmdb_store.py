@@ -290,9 +290,7 @@ class LmdbEventLog:
             with self.snapshot() as view:
                 stop = view.size if end is None else min(end, view.size)
                 end = stop
-                batch = [
-                    view.leaf(seq) for seq in range(position, min(stop, position + _READ_CHUNK))
-                ]
+                batch = view.leaf_range(position, min(stop, position + _READ_CHUNK))
             yield from batch
             position += len(batch)
             if position >= stop or not batch:
@@ -396,14 +394,17 @@ class LmdbEventLog:
         recorded_at = format_utc(self._clock.now())
         env = self._open_env()
         results: list[tuple[int, AppendOutcome | LedgerError]] = []
+        if len(pending) == 1:
+            # One batch needs no nested transaction: its error aborts the whole one,
+            # and is still returned in its place, like any batch's.
+            position, requests, prepared = pending[0]
+            try:
+                with env.begin(write=True) as txn:
+                    outcome = _write_batch(txn, self._dbs, recorded_at, requests, prepared)
+            except LedgerError as exc:
+                return [(position, exc)]
+            return [(position, outcome)]
         with env.begin(write=True) as txn:
-            if len(pending) == 1:
-                # One batch needs no nested transaction: its error aborts the whole one.
-                position, requests, prepared = pending[0]
-                results.append(
-                    (position, _write_batch(txn, self._dbs, recorded_at, requests, prepared))
-                )
-                return results
             for position, requests, prepared in pending:
                 child = env.begin(write=True, parent=txn)
                 try:

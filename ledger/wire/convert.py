@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ledger.errors import ErrorCode, InvalidInput
+from ledger.errors import ErrorCode, InvalidInput, VerificationFailed
 from ledger.model import Envelope, PreparedEvent, prepare_json
 from ledger.store import ConsistencyProof, InclusionProof
 from ledger.v1 import ledger_pb2 as pb
@@ -57,7 +57,19 @@ def event_json(event: pb.Event) -> bytes:
             hint="data_json must be one JSON object, e.g. {}",
             details={"field": "$.data"},
         )
-    head["data"] = msgspec.Raw(event.data_json.encode("utf-8"))
+    try:
+        # Exactly one JSON value: spliced in unchecked, `{}, "stream": "x"` would
+        # smuggle extra envelope members past the proto fields (last key wins).
+        data = msgspec.json.decode(event.data_json.encode("utf-8"), type=msgspec.Raw)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        # RecursionError: nesting deeper than msgspec follows; not JSON we can take.
+        raise InvalidInput(
+            ErrorCode.INVALID_JSON,
+            f"data_json is not one JSON value: {exc}",
+            hint="data_json must be exactly one JSON object, e.g. {}",
+            details={"field": "$.data"},
+        ) from None
+    head["data"] = data
     return _ENCODER.encode(head)
 
 
@@ -80,9 +92,30 @@ def event_to_proto(envelope: Envelope) -> pb.Event:
     )
 
 
-def log_entry(leaf: bytes, leaf_hash: bytes) -> pb.LogEntry:
-    """The `LogEntry` for a stored leaf and its (stored) leaf hash."""
-    stored = _LEAF_DECODER.decode(leaf)
+def _damaged_leaf(code: ErrorCode, seq: int | None, why: str) -> VerificationFailed:
+    where = f"seq {seq}" if seq is not None else "a stored leaf"
+    return VerificationFailed(
+        code,
+        f"{where}: {why}",
+        hint="the data directory is damaged; run `ledgerctl verify` and restore it",
+        details={} if seq is None else {"seq": seq},
+    )
+
+
+def log_entry(leaf: bytes, leaf_hash: bytes, *, seq: int | None = None) -> pb.LogEntry:
+    """The `LogEntry` for a stored leaf and its (stored) leaf hash.
+
+    `seq`, when given, is where the leaf is stored; a leaf that does not parse,
+    or names another seq, is damage (verification_failed), not a daemon bug.
+    """
+    try:
+        stored = _LEAF_DECODER.decode(leaf)
+    except (msgspec.MsgspecError, RecursionError) as exc:
+        raise _damaged_leaf(
+            ErrorCode.LEAF_UNREADABLE, seq, f"stored leaf does not parse: {exc}"
+        ) from None
+    if seq is not None and stored.seq != seq:
+        raise _damaged_leaf(ErrorCode.SEQ_MISMATCH, seq, f"the leaf says it is seq {stored.seq}")
     return pb.LogEntry(
         seq=stored.seq,
         prev=stored.prev,

@@ -78,6 +78,51 @@ _BARE_STATUS: Mapping[grpc.StatusCode, tuple[ErrorCode, str]] = {
 }
 
 
+# Trailers travel as HTTP/2 headers, and gRPC refuses metadata beyond 8 KiB (soft)
+# or 16 KiB (hard): the client would then see RESOURCE_EXHAUSTED instead of the
+# error. Messages can quote input (an unknown event id, an invalid enum value),
+# so everything put in trailers is bounded, in UTF-8 bytes (before percent- or
+# base64-encoding; 512 + 512 + 1024 bytes stay well below the soft limit).
+MAX_MESSAGE_BYTES = 512
+MAX_HINT_BYTES = 512
+MAX_DETAIL_VALUE_BYTES = 256
+MAX_DETAILS_BYTES = 1024
+_ELLIPSIS = "\u2026"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut to at most `limit` UTF-8 bytes (ending in an ellipsis when cut)."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    room = limit - len(_ELLIPSIS.encode("utf-8"))
+    return encoded[:room].decode("utf-8", "ignore") + _ELLIPSIS
+
+
+def wire_message(error: LedgerError) -> str:
+    """The error's message as sent in `grpc-message` and `google.rpc.Status.message`."""
+    return clip(error.message, MAX_MESSAGE_BYTES)
+
+
+def _details_json(details: Mapping[str, object]) -> str:
+    clipped = {
+        clip(str(key), MAX_DETAIL_VALUE_BYTES): (
+            clip(value, MAX_DETAIL_VALUE_BYTES) if isinstance(value, str) else value
+        )
+        for key, value in details.items()
+    }
+    text = json.dumps(clipped, sort_keys=True, default=str)
+    if len(text.encode("utf-8")) <= MAX_DETAILS_BYTES:
+        return text
+    # Still too large (many keys, or large non-string values): keep what fits.
+    kept: dict[str, object] = {}
+    for key in sorted(clipped):
+        trial = {**kept, key: clipped[key]}
+        if len(json.dumps(trial, sort_keys=True, default=str).encode("utf-8")) <= MAX_DETAILS_BYTES:
+            kept = trial
+    return json.dumps(kept, sort_keys=True, default=str)
+
+
 def status_code_for(error: LedgerError) -> grpc.StatusCode:
     return _CODE_STATUS.get(error.code, _CATEGORY_STATUS[error.category])
 
@@ -90,14 +135,14 @@ def status_details(error: LedgerError) -> bytes:
         metadata={
             "category": str(error.category),
             "retryable": "true" if error.retryable else "false",
-            "hint": error.hint,
-            "details": json.dumps(dict(error.details), sort_keys=True, default=str),
+            "hint": clip(error.hint, MAX_HINT_BYTES),
+            "details": _details_json(error.details),
         },
     )
     detail = any_pb2.Any()
     detail.Pack(info)
     status = status_pb2.Status(
-        code=status_code_for(error).value[0], message=error.message, details=[detail]
+        code=status_code_for(error).value[0], message=wire_message(error), details=[detail]
     )
     serialized: bytes = status.SerializeToString()
     return serialized
