@@ -279,9 +279,6 @@ class Daemon:
         committer.start()
         stopping = asyncio.Event()
         try:
-            await committer.submit(
-                [AppendRequest(started_event(config, signer, log.size(), self._clock))]
-            )
             finite_calls = FiniteCalls()
             server = grpc.aio.server(
                 interceptors=[finite_calls],
@@ -300,6 +297,11 @@ class Daemon:
                 (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
             )
             address = _bind(server, config.listen)
+            # Recorded once the address is ours (a start that cannot bind records
+            # nothing) and before the first call is accepted.
+            await committer.submit(
+                [AppendRequest(started_event(config, signer, log.size(), self._clock))]
+            )
             await server.start()
             for name in ("", SERVICE_NAME):
                 health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.message import DecodeError, Message
 
 from ledger.checkpoint import Checkpoint, SignerKey
@@ -25,10 +26,13 @@ from ledger.server.config import DaemonConfig
 from ledger.store import AppendRequest, LmdbEventLog, StoredLeaf
 from ledger.v1 import ledger_pb2 as pb
 from ledger.wire.convert import (
+    ServedLeaf,
     consistency_to_proto,
     event_json,
+    fill_log_entry,
     inclusion_to_proto,
     log_entry,
+    serve_leaf,
 )
 from ledger.wire.status import DETAILS_KEY, status_code_for, status_details, wire_message
 
@@ -41,6 +45,8 @@ _MESSAGE_BYTES = 1 << 20
 _MESSAGE_ENTRIES = 1024
 #: Room in a ReadResponse / SubscribeResponse for what is not an entry (tree_size).
 _RESPONSE_OVERHEAD = 16
+#: Below this size bound an entry surely fits in a message, so its exact size is not needed.
+_EXACT_SIZE_ABOVE = 64 << 10
 
 #: What only the daemon itself writes (`ledger.server.daemon.started_event`): its
 #: `ledger.started` records, their stream, and their ids `ledger.started:<size>`.
@@ -132,8 +138,17 @@ def _streaming(method: Callable[[Req, Context], AsyncIterator[Resp]]) -> StreamH
     return handle
 
 
-def _framed_size(entry: pb.LogEntry) -> int:
-    """The bytes `entry` adds to a response: tag, length prefix and the message."""
+def _framed_size(served: ServedLeaf) -> int:
+    """The bytes `served` adds to a response: tag, length prefix and the message.
+
+    The cheap upper bound decides almost always; the exact size is computed only
+    for an entry that might not fit in a message at all.
+    """
+    bound = served.size_bound()
+    if bound <= _EXACT_SIZE_ABOVE:
+        return bound
+    entry = pb.LogEntry()
+    fill_log_entry(entry, served)
     size = entry.ByteSize()
     return 1 + _varint_size(size) + size
 
@@ -143,9 +158,9 @@ def _varint_size(value: int) -> int:
 
 
 def _chunks(
-    entries: Iterable[pb.LogEntry], limit: int, max_message_bytes: int
-) -> Iterator[list[pb.LogEntry]]:
-    """Group entries into messages that fit the message limit, stopping after `limit`.
+    served: Iterable[ServedLeaf], limit: int, max_message_bytes: int
+) -> Iterator[list[ServedLeaf]]:
+    """Group leaves into messages that fit the message limit, stopping after `limit`.
 
     `limit` 0 means no limit. An entry that cannot fit in any message under
     `max_message_bytes`, or that cannot be read (damage), ends the stream with
@@ -154,13 +169,13 @@ def _chunks(
     """
     hard = max_message_bytes - _RESPONSE_OVERHEAD
     soft = min(_MESSAGE_BYTES, hard)
-    chunk: list[pb.LogEntry] = []
+    chunk: list[ServedLeaf] = []
     size = 0
-    iterator = iter(entries)
+    iterator = iter(served)
     sent = 0
     while True:
         try:
-            entry = next(iterator)
+            leaf = next(iterator)
         except StopIteration:
             break
         except LedgerError:
@@ -168,27 +183,34 @@ def _chunks(
                 yield chunk
             raise
         sent += 1
-        framed = _framed_size(entry)
+        framed = _framed_size(leaf)
         if framed > hard:
             if chunk:
                 yield chunk
             raise InvalidInput(
                 ErrorCode.REQUEST_TOO_LARGE,
-                f"the entry at seq {entry.seq} needs a {framed + _RESPONSE_OVERHEAD}-byte "
+                f"the entry at seq {leaf.seq} needs a {framed + _RESPONSE_OVERHEAD}-byte "
                 f"message; the daemon's limit is {max_message_bytes}",
                 hint="the daemon's max_message_bytes is too small for this event; raise it "
                 "(at least twice max_event_bytes) or read around this seq",
-                details={"limit": max_message_bytes, "seq": entry.seq},
+                details={"limit": max_message_bytes, "seq": leaf.seq},
             )
         if chunk and (size + framed > soft or len(chunk) >= _MESSAGE_ENTRIES):
             yield chunk
             chunk, size = [], 0
-        chunk.append(entry)
+        chunk.append(leaf)
         size += framed
         if limit and sent >= limit:
             break
     if chunk:
         yield chunk
+
+
+def _fill(entries: RepeatedCompositeFieldContainer[pb.LogEntry], chunk: list[ServedLeaf]) -> None:
+    """Add a chunk's entries to a response's repeated `entries` field, built in place."""
+    add = entries.add
+    for served in chunk:
+        fill_log_entry(add(), served)
 
 
 def _refuse_reserved(event_id: str, stream: str, event_type: str) -> None:
@@ -207,9 +229,9 @@ def _refuse_reserved(event_id: str, stream: str, event_type: str) -> None:
             )
 
 
-def _entries(leaves: Iterable[StoredLeaf]) -> Iterator[pb.LogEntry]:
+def _served(leaves: Iterable[StoredLeaf]) -> Iterator[ServedLeaf]:
     for leaf in leaves:
-        yield log_entry(leaf.leaf_bytes, leaf.leaf_hash, seq=leaf.seq)
+        yield serve_leaf(leaf.leaf_bytes, leaf.leaf_hash, seq=leaf.seq)
 
 
 class LedgerService:
@@ -320,11 +342,13 @@ class LedgerService:
                     if leaf.seq >= request.from_seq
                 ),
             )
-        entries = _entries(leaves)
+        served = _served(leaves)
         if request.type:
-            entries = (entry for entry in entries if entry.event.type == request.type)
-        for chunk in _chunks(entries, request.limit, self._config.max_message_bytes):
-            yield pb.ReadResponse(entries=chunk)
+            served = (leaf for leaf in served if leaf.type == request.type)
+        for chunk in _chunks(served, request.limit, self._config.max_message_bytes):
+            response = pb.ReadResponse()
+            _fill(response.entries, chunk)
+            yield response
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: Context
@@ -338,13 +362,18 @@ class LedgerService:
                 hint="resume from your last seen seq + 1; a log never shrinks",
                 details={"tree_size": watch.size},
             )
+        # An opening message, even when there is nothing to catch up on, tells the
+        # client the subscription is established (its reconnect budget starts over).
+        yield pb.SubscribeResponse(tree_size=watch.size)
         while not self._stopping.is_set():
             if position < watch.size:
                 size = watch.size
-                entries = _entries(self._log.leaves(position, size))
-                for chunk in _chunks(entries, 0, self._config.max_message_bytes):
+                served = _served(self._log.leaves(position, size))
+                for chunk in _chunks(served, 0, self._config.max_message_bytes):
                     position += len(chunk)
-                    yield pb.SubscribeResponse(entries=chunk, tree_size=size)
+                    response = pb.SubscribeResponse(tree_size=size)
+                    _fill(response.entries, chunk)
+                    yield response
                     if self._stopping.is_set():
                         break
                 continue

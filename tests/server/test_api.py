@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 import rfc6962_reference as ref
-from clients._calls import Entry
+from clients._calls import SUBSCRIBE, Entry
 from clients.aio import AsyncLedgerClient
 from clients.client import LedgerClient
 from clients.event import Event
@@ -34,6 +35,7 @@ from ledger.errors import Category, ErrorCode, LedgerError
 from ledger.model import Envelope, decode_leaf
 from ledger.samples import sample_finding, sample_run
 from ledger.tree.verify import verify_consistency, verify_inclusion
+from ledger.v1 import ledger_pb2 as pb
 
 GENESIS_PREV = "0" * 64
 #: The daemon's pinned clock (tests/daemon.py), as the ledger writes times.
@@ -877,3 +879,22 @@ def test_reads_work_from_a_fresh_client_after_a_restart(tmp_path: Path) -> None:
             assert entries[2].prev == entries[1].leaf_hash.hex()
     finally:
         process.kill()
+
+
+def test_a_subscription_opens_with_an_empty_message_carrying_the_log_size(
+    client: LedgerClient, daemon: DaemonProcess
+) -> None:
+    client.append_batch([Event.from_envelope(sample_finding(i)) for i in range(3)])
+    with grpc.insecure_channel(daemon.address) as channel:
+        stream = channel.unary_stream(
+            SUBSCRIBE.path,
+            request_serializer=pb.SubscribeRequest.SerializeToString,
+            response_deserializer=pb.SubscribeResponse.FromString,
+        )
+        call = stream(pb.SubscribeRequest(from_seq=1), timeout=10)
+        opening = next(call)
+        first = next(call)
+        call.cancel()
+    # Nothing to deliver yet in the opening message, whatever the backlog.
+    assert (len(opening.entries), opening.tree_size) == (0, 4)
+    assert [e.seq for e in first.entries] == [1, 2, 3]

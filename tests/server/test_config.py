@@ -611,11 +611,6 @@ def test_a_listen_address_in_use_is_refused(tmp_path: Path) -> None:
         assert_failed(result, 2, ErrorCode.INVALID_CONFIG)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger/server/daemon.py appends ledger.started before it binds; "
-    "bind first (see the report of the API test pass)",
-)
 def test_a_start_that_cannot_bind_records_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with DaemonProcess(tmp_path / "other") as holder:

@@ -110,7 +110,10 @@ class StalledSubscriber:
             response_deserializer=pb.SubscribeResponse.FromString,
         )
         self._call = subscribe(pb.SubscribeRequest(from_seq=0))
+        # The opening message carries no entries; stop after the first that does.
         self.first = next(self._call)
+        while not self.first.entries:
+            self.first = next(self._call)
 
     def drain(self) -> tuple[int, LedgerError]:
         """Read the rest; returns the entries received and the error the stream ended with."""

@@ -233,3 +233,14 @@ def test_a_foreign_storage_format_is_refused(open_log: object, data_dir: Path) -
     with pytest.raises(InvalidInput) as caught:
         open_log(data_dir)  # type: ignore[operator]
     assert "something-else/9" in caught.value.message
+
+
+def test_leaf_ranges_read_by_cursor_match_single_reads(log: LmdbEventLog) -> None:
+    log.append(_requests(*[sample_finding(i) for i in range(40)]))
+    with log.snapshot() as view:
+        singles = [view.leaf(seq) for seq in range(40)]
+        assert view.leaf_range(0, 40) == singles
+        assert view.leaf_range(7, 8) == singles[7:8]
+        assert view.leaf_range(39, 40) == singles[39:]
+        assert view.leaf_range(40, 41) == []
+    assert list(log.leaves(3, 9)) == singles[3:9]
