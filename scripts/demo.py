@@ -1,8 +1,12 @@
-"""`make demo`: the ledger core end to end, through the real `ledgerctl` commands.
+"""`make demo`: the ledger end to end, through the real `ledgerd` and `ledgerctl` commands.
 
-A temporary ledger gets sample run records and findings, a signing key, a signed
-checkpoint, an offline audit, an inclusion proof checked independently, and a
-tamper test; a short summary is printed at the end.
+Offline, a temporary ledger gets sample run records and findings, a signing key,
+a signed checkpoint, an offline audit, an inclusion proof checked independently,
+and a tamper test. Online, a real daemon serves a second temporary ledger: an
+agent's run record is emitted through the hook (and, with the daemon down,
+spooled and flushed later exactly once), read back over the API, and verified
+against the pinned key; the daemon stops cleanly and the log audits. A short summary is
+printed at the end.
 """
 
 from __future__ import annotations
@@ -34,6 +38,105 @@ def ledgerctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     if check and result.returncode != 0:
         sys.exit(f"demo step failed ({result.returncode}): {shown}\n{result.stdout}{result.stderr}")
     return result
+
+
+def start_daemon(data: Path, work: Path) -> tuple[subprocess.Popen[str], dict[str, object]]:
+    print(f"$ ledgerd serve --data-dir {data} --listen 127.0.0.1:0")
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger.server",
+            "serve",
+            "--data-dir",
+            str(data),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=(work / "ledgerd.log").open("a"),
+        text=True,
+        env=ENV,
+    )
+    assert daemon.stdout is not None
+    line = daemon.stdout.readline()
+    if not line:
+        sys.exit(f"demo failed: ledgerd did not start; see {work / 'ledgerd.log'}")
+    announced: dict[str, object] = json.loads(line)
+    print(f"  serving on {announced['address']}, origin {announced['origin']}")
+    return daemon, announced
+
+
+def online(work: Path) -> dict[str, object]:
+    """The daemon, the agent hook, the spool, a live tail and a verified read."""
+    data = work / "served"
+    workspace = work / "workspace"
+    workspace.mkdir()
+    (workspace / "app.py").write_text("print('hello')\n")
+    (workspace / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    spool = ["--spool", str(work / "spool")]
+    emit = [
+        "emit",
+        "run",
+        "--agent",
+        "fixer-agent",
+        "--status",
+        "SUCCESS",
+        "--workspace",
+        str(workspace),
+        "--input",
+        "app.py",
+        "--input",
+        "pyproject.toml",
+        "--output",
+        "app.py",
+        "--no-git-head",
+        "--json",
+        *spool,
+    ]
+
+    daemon, announced = start_daemon(data, work)
+    server = ["--server", str(announced["address"])]
+    recorded = json.loads(ledgerctl(*emit, *server).stdout)
+    print(f"  run record {recorded['outcome']} at seq {recorded['seq']}, read back and validated")
+    print(f"$ kill -TERM {daemon.pid}")
+    daemon.terminate()
+    print(f"  ledgerd exited {daemon.wait(60)}")
+
+    # The daemon is down: the agent's run still succeeds, and the record waits in the spool.
+    down = json.loads(
+        ledgerctl(*emit, "--server", str(announced["address"]), "--retry-deadline", "1").stdout
+    )
+    print(f"  with the daemon down: {down['outcome']} (exit 0, the agent carries on)")
+
+    daemon, announced = start_daemon(data, work)
+    server = ["--server", str(announced["address"])]
+    flushed = json.loads(ledgerctl("spool", "flush", *server, *spool, "--json").stdout)
+    again = json.loads(ledgerctl("spool", "flush", *server, *spool, "--json").stdout)
+    print(
+        f"  flushed {flushed['delivered']} spooled event(s); a second flush delivers "
+        f"{again['delivered']}"
+    )
+
+    tail = ledgerctl("tail", *server, "--from", "0", "--json").stdout
+    types = [json.loads(line)["event"]["type"] for line in tail.splitlines()]
+    print(f"  the log: {', '.join(types)}")
+    vkey = work / "served.vkey"
+    vkey.write_text(str(announced["verifier_key"]) + "\n")
+    verified = json.loads(
+        ledgerctl(
+            "verify", *server, "--vkey", str(vkey), "--state", str(work / "pin.json"), "--json"
+        ).stdout
+    )
+    print(
+        f"  verified online: checkpoint of {verified['tree_size']} signed by the pinned key, "
+        f"{len(verified['spot_checks'])} inclusion spot checks"
+    )
+    daemon.terminate()
+    daemon.wait(60)
+    audit = json.loads(ledgerctl("verify", "--data-dir", str(data), "--json").stdout)
+    print(f"  offline audit after a clean stop: ok={audit['ok']}")
+    return {"events": verified["tree_size"], "types": types}
 
 
 def main() -> None:
@@ -117,10 +220,17 @@ def main() -> None:
         )
 
         print()
+        served = online(work)
+
+        print()
         print("summary")
         print(f"  events: {imported['tree_size']} (run records and findings), idempotent re-import")
         print(f"  signed checkpoint: size {proof['tree_size']}, root {proof['root']}")
         print("  offline audit: passed; tampered copy: caught")
+        print(
+            f"  daemon: {served['events']} events served, one run record recorded and one "
+            "spooled while down, flushed exactly once, verified against the pinned key"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
