@@ -22,6 +22,7 @@ import msgspec
 
 from clients._calls import Entry
 from clients.client import LedgerClient
+from clients.event import Event
 from ledger.checkpoint import Checkpoint, VerifierKey, open_checkpoint
 from ledger.errors import ErrorCode, InvalidInput, LedgerError, VerificationFailed
 from ledger.fsutil import read_file, write_file_atomic
@@ -171,14 +172,13 @@ class VerifiedLog:
         except LedgerError as exc:
             message = f"seq {entry.seq}: the leaf does not parse: {exc.message}"
             raise _mismatch(message, entry.seq) from None
-        envelope = leaf.envelope
+        # Every member the server decoded for us must be what the leaf says.
+        served_from_leaf = Event.from_envelope(leaf.envelope)
         if (
             leaf.seq != entry.seq
             or (seq is not None and leaf.seq != seq)
-            or (event_id is not None and envelope.event_id != event_id)
-            or envelope.event_id != entry.event.event_id
-            or envelope.type != entry.event.type
-            or envelope.stream != entry.event.stream
+            or (event_id is not None and leaf.envelope.event_id != event_id)
+            or served_from_leaf != entry.event
             or leaf.prev != entry.prev
             or leaf.recorded_at != entry.recorded_at
         ):

@@ -109,11 +109,17 @@ def usage_error(message: str, hint: str) -> InvalidInput:
     return InvalidInput(ErrorCode.INVALID_ARGUMENT, message, hint=hint)
 
 
-def _retry_policy(deadline_s: float | None) -> RetryPolicy:
+def retry_policy(deadline_s: float | None, base: RetryPolicy | None = None) -> RetryPolicy:
+    """`base` (default: the client's), its overall deadline cut to `deadline_s`.
+
+    Without `--retry-deadline`, $LEDGER_RETRY_DEADLINE_S sets it; without either,
+    `base` stands as it is.
+    """
+    base = base or RetryPolicy()
     if deadline_s is None:
         text = os.environ.get(RETRY_DEADLINE_ENV, "").strip()
         if not text:
-            return RetryPolicy()
+            return base
         try:
             deadline_s = float(text)
         except ValueError:
@@ -124,12 +130,11 @@ def _retry_policy(deadline_s: float | None) -> RetryPolicy:
                 f"{RETRY_DEADLINE_ENV}={text!r} is not a positive number of seconds",
                 hint=f"set {RETRY_DEADLINE_ENV} to e.g. 5, or unset it",
             )
-    default = RetryPolicy()
     # One attempt must not outlive the whole budget, or the deadline would mean little.
     return replace(
-        default,
+        base,
         overall_deadline_s=deadline_s,
-        call_timeout_s=min(default.call_timeout_s, deadline_s),
+        call_timeout_s=min(base.call_timeout_s, deadline_s),
     )
 
 
@@ -152,7 +157,7 @@ def resolve_target(
             "--data-dir DIR works on a local directory, --server HOST:PORT on a running "
             "ledgerd; see `ledgerctl COMMAND --help`",
         )
-    return ServerTarget(server, _retry_policy(retry_deadline_s))
+    return ServerTarget(server, retry_policy(retry_deadline_s))
 
 
 def target_options(func: F) -> F:

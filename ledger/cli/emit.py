@@ -9,7 +9,6 @@ nowhere (`clients/hook.py` lists every case).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar, cast, get_args
 
@@ -18,9 +17,8 @@ import msgspec
 
 from clients._calls import SERVER_ENV
 from clients.hook import HOOK_RETRY, EmitResult, emit_run_record
-from clients.retry import RetryPolicy
 from clients.spool import SPOOL_ENV
-from ledger.cli._common import json_option
+from ledger.cli._common import json_option, retry_policy
 from ledger.cli._output import stdout, write_json
 from ledger.clock import clock_from_env
 from ledger.errors import ErrorCode, InvalidInput
@@ -28,15 +26,6 @@ from ledger.fsutil import read_file
 from ledger.model.run_record import HealReason, RunMode, RunStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def retry_policy(base: RetryPolicy, deadline_s: float | None) -> RetryPolicy:
-    """`base`, with its overall deadline (and so each attempt's) cut to `deadline_s`."""
-    if deadline_s is None:
-        return base
-    return replace(
-        base, overall_deadline_s=deadline_s, call_timeout_s=min(base.call_timeout_s, deadline_s)
-    )
 
 
 def client_options(default_deadline_s: float) -> Callable[[F], F]:
@@ -56,7 +45,7 @@ def client_options(default_deadline_s: float) -> Callable[[F], F]:
                 default=None,
                 metavar="SECONDS",
                 help=f"Stop retrying an unreachable daemon after this long "
-                f"(default {default_deadline_s:g}).",
+                f"(default {default_deadline_s:g}, or $LEDGER_RETRY_DEADLINE_S).",
             ),
             click.option(
                 "--spool",
@@ -263,7 +252,7 @@ def emit_run(
         event_id=event_id,
         clock=clock_from_env(),
         server=server,
-        retry=retry_policy(HOOK_RETRY, retry_deadline),
+        retry=retry_policy(retry_deadline, HOOK_RETRY),
         spool=spool_path,
     )
     _print(result, as_json)

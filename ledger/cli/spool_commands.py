@@ -14,9 +14,9 @@ import click
 from clients.client import LedgerClient
 from clients.retry import RetryPolicy
 from clients.spool import DEFAULT_BATCH_SIZE, Spool
-from ledger.cli._common import json_option
+from ledger.cli._common import json_option, retry_policy
 from ledger.cli._output import stdout, write_json
-from ledger.cli.emit import client_options, retry_policy
+from ledger.cli.emit import client_options
 from ledger.clock import clock_from_env
 
 _FLUSH_RETRY = RetryPolicy()
@@ -74,7 +74,7 @@ def spool_flush(
     and the command fails with the network error (exit 9): run it again later.
     """
     target = Spool(spool_path, clock=clock_from_env())
-    with LedgerClient(server, retry=retry_policy(_FLUSH_RETRY, retry_deadline)) as client:
+    with LedgerClient(server, retry=retry_policy(retry_deadline, _FLUSH_RETRY)) as client:
         report = target.flush(client, batch_size=batch_size)
     if as_json:
         write_json(

@@ -215,3 +215,19 @@ def test_a_second_flush_is_refused_with_spool_locked(
         assert busy["details"]["holder_pid"] == os.getpid()
     finally:
         os.close(lock)
+
+
+def test_emit_and_flush_read_the_retry_deadline_from_the_environment(
+    ledgerctl: Run, ok: Ok, error: Err, workspace: Path, spool_env: dict[str, str]
+) -> None:
+    down = f"127.0.0.1:{free_port()}"
+    broken = {**spool_env, "LEDGER_RETRY_DEADLINE_S": "soon"}
+    error(ledgerctl(*emit_args(workspace, down), env=broken), "invalid_input", "INVALID_CONFIG")
+    error(
+        ledgerctl("spool", "flush", "--server", down, "--json", env=broken),
+        "invalid_input",
+        "INVALID_CONFIG",
+    )
+    # A short deadline from the environment: the daemon is down, so the record is spooled.
+    quick = {**spool_env, "LEDGER_RETRY_DEADLINE_S": "0.5"}
+    assert ok(ledgerctl(*emit_args(workspace, down), env=quick))["outcome"] == "spooled"

@@ -8,6 +8,7 @@ daemon's LMDB files, then serving them again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from clients.client import LedgerClient
+from clients.event import Event
 from clients.verified import VerifiedLog, load_trusted
 from daemon import DaemonProcess
 from histories import HONEST, ORIGIN, Rivals, append_all, serve, serve_rivals
@@ -193,3 +195,27 @@ def test_a_leaf_rewritten_with_its_hash_fails_the_inclusion_proof(tampered, veri
             log.verify_event(seq=3)
     assert caught.value.code is ErrorCode.INCLUSION_PROOF_INVALID
     assert caught.value.details["seq"] == 3
+
+
+@pytest.mark.parametrize(
+    "member",
+    ["data_json", "producer", "occurred_at", "correlation_id", "schema_version", "stream"],
+)
+def test_every_decoded_member_must_match_the_leaf(client: LedgerClient, member: str) -> None:
+    client.append(Event.from_envelope(sample_run(3)))
+    served = client.get_event(seq=1)
+    assert VerifiedLog._check_entry(served, 1, None).seq == 1  # the honest entry passes
+    altered = {
+        "data_json": served.event.data_json.replace('"SUCCESS"', '"SKIPPED"'),
+        "producer": "someone-else",
+        "occurred_at": "2026-01-01T00:00:01Z",
+        "correlation_id": "forged",
+        "schema_version": "9.9",
+        "stream": "runs/elsewhere",
+    }[member]
+    assert altered != getattr(served.event, member)
+    forged_event = dataclasses.replace(served.event, **{member: altered})
+    lying = dataclasses.replace(served, event=forged_event)
+    with pytest.raises(VerificationFailed) as caught:
+        VerifiedLog._check_entry(lying, 1, None)
+    assert caught.value.code is ErrorCode.SERVED_EVENT_MISMATCH
