@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import (
@@ -27,19 +28,42 @@ from cryptography.hazmat.primitives.serialization import (
 
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import read_file
+from ledger.model._rules import Label
 
 ALG_ED25519 = 0x01
 _SIGNER_PREFIX = "PRIVATE+KEY+"
 
 
 def check_key_name(name: str) -> None:
-    """Key names (and so log origins) are non-empty, with no spaces, `+` or control characters."""
+    """Key names are non-empty, with no spaces, `+` or control characters (origins: see below)."""
     if not name or any(ch.isspace() or ch == "+" or ord(ch) < 0x20 for ch in name):
         raise InvalidInput(
             ErrorCode.INVALID_KEY,
             f"{name!r} is not a valid key name",
             hint="use a non-empty name without spaces or '+', e.g. ledger.example.com/prod",
         )
+
+
+def check_origin(origin: str, *, code: ErrorCode, what: str = "origin") -> None:
+    """Raise `code` unless `origin` can name a log.
+
+    An origin is the name of the log's signing key and is recorded in every
+    `ledger.started` event, so it must be both a valid key name and a label
+    (specs/run-record-v1.md). `ledgerctl keygen`, the daemon's configuration and
+    the daemon's signing key are all checked here, so that keygen never makes a
+    key the daemon then refuses. `code` classifies the refusal for the caller:
+    a bad key, a bad configuration.
+    """
+    try:
+        check_key_name(origin)
+        msgspec.convert(origin, Label)
+    except (InvalidInput, msgspec.ValidationError):
+        raise InvalidInput(
+            code,
+            f"{what} {origin!r} cannot name a log",
+            hint="use letters, digits and . _ : / @ -, starting with a letter or digit, "
+            "at most 200 characters, e.g. ledger.example.com/prod",
+        ) from None
 
 
 def key_id(name: str, public_key: bytes) -> bytes:

@@ -15,9 +15,10 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 _ENCODER = msgspec.json.Encoder()
 
-# Markup is off: origins, paths and messages are data and may contain `[...]`.
-stdout = Console(highlight=False, markup=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+# Markup and emoji codes are off: origins, paths and messages are data and may
+# contain `[...]` or `:name:` (a valid origin like `log:smile:x` would print an emoji).
+stdout = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 _json_mode: ContextVar[bool | None] = ContextVar("ledgerctl_json_mode", default=None)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ledger.checkpoint import SignerKey
+from ledger.checkpoint.keys import check_origin
 from ledger.cli._common import json_option
 from ledger.cli._output import stdout, write_json
 from ledger.errors import ErrorCode, InvalidInput
@@ -24,6 +25,9 @@ from ledger.fsutil import write_file_atomic
 @json_option
 def keygen(origin: str, out: Path, as_json: bool) -> None:
     """Create a signing key and print its verifier key (`name+hexid+base64`)."""
+    # The daemon's rule, checked before anything is written: a key whose name
+    # cannot be an origin would only be refused later, when the daemon starts.
+    check_origin(origin, code=ErrorCode.INVALID_KEY)
     public_path = out.with_name(out.name + ".pub")
     for path in (out, public_path):
         if path.exists():

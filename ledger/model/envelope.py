@@ -106,6 +106,22 @@ def invalid_event(exc: msgspec.MsgspecError, *, prefix: str = "$") -> InvalidInp
     )
 
 
+def nested_too_deeply(field: str | None = None) -> InvalidInput:
+    """The error for JSON nested deeper than the decoder follows.
+
+    msgspec raises RecursionError there (the depth it follows depends on the
+    interpreter's recursion limit and the caller's stack), which is bad input,
+    not a bug, so every decoding entry point turns it into this one error.
+    """
+    return InvalidInput(
+        ErrorCode.INVALID_JSON,
+        "event is not valid JSON: nested too deeply",
+        hint="flatten the event's JSON: nesting near Python's recursion limit "
+        "(about 1000 levels) cannot be decoded",
+        details={} if field is None else {"field": field},
+    )
+
+
 def decode_payload(event_type: str, schema_version: str, raw: bytes | msgspec.Raw) -> Payload:
     """Decode `data` with the schema registered for the type and version."""
     schema = schema_for(event_type, schema_version)
@@ -113,6 +129,8 @@ def decode_payload(event_type: str, schema_version: str, raw: bytes | msgspec.Ra
         return msgspec.json.decode(raw, type=schema.payload)
     except msgspec.MsgspecError as exc:
         raise invalid_event(exc, prefix="$.data") from None
+    except RecursionError:
+        raise nested_too_deeply("$.data") from None
 
 
 def decode_envelope(raw: bytes) -> Envelope:
@@ -127,6 +145,9 @@ def decode_envelope(raw: bytes) -> Envelope:
         head = msgspec.json.decode(raw, type=RawEnvelope)
     except msgspec.MsgspecError as exc:
         raise invalid_event(exc) from None
+    except RecursionError:
+        # Which member nests too deeply is not known: msgspec gives up before saying.
+        raise nested_too_deeply() from None
     return envelope_from_raw(head)
 
 
@@ -134,6 +155,8 @@ def envelope_from_object(obj: Mapping[str, Any]) -> Envelope:
     """Validate an envelope given as plain JSON-shaped Python objects."""
     try:
         raw = _ENCODER.encode(obj)
+    except RecursionError:
+        raise nested_too_deeply() from None
     except (TypeError, msgspec.EncodeError) as exc:
         raise InvalidInput(
             ErrorCode.INVALID_EVENT,

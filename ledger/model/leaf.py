@@ -17,6 +17,7 @@ from ledger.model.envelope import (
     encode_envelope,
     envelope_from_raw,
     invalid_event,
+    nested_too_deeply,
 )
 
 GENESIS_PREV = "0" * 64
@@ -73,6 +74,8 @@ def decode_leaf(raw: bytes) -> Leaf:
         head = msgspec.json.decode(raw, type=_RawLeaf)
     except msgspec.MsgspecError as exc:
         raise invalid_event(exc) from None
+    except RecursionError:
+        raise nested_too_deeply() from None
     return Leaf(
         seq=head.seq,
         prev=head.prev,

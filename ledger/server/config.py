@@ -17,10 +17,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ledger.checkpoint.keys import check_key_name
-from ledger.errors import ErrorCode, InvalidInput, LedgerError
+from ledger.checkpoint.keys import check_origin
+from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import read_file
-from ledger.model._rules import Label
 from ledger.model.envelope import MAX_EVENT_BYTES
 from ledger.store.lmdb_store import MAX_BATCH
 
@@ -75,23 +74,6 @@ _DEFAULTS: dict[str, object] = {
 
 def _invalid(message: str, hint: str) -> InvalidInput:
     return InvalidInput(ErrorCode.INVALID_CONFIG, message, hint=hint)
-
-
-def check_origin(origin: str, *, what: str = "origin") -> None:
-    """Raise INVALID_CONFIG unless `origin` can name a log.
-
-    An origin is a signing key's name and is recorded in every `ledger.started`
-    event, so it must be both a valid key name and a label (run-record-v1.md).
-    """
-    try:
-        check_key_name(origin)
-        msgspec.convert(origin, Label)
-    except (LedgerError, msgspec.ValidationError):
-        raise _invalid(
-            f"{what} {origin!r} cannot name a log",
-            "use letters, digits and . _ : / @ -, starting with a letter or digit, "
-            "at most 200 characters, e.g. ledger.example.com/prod",
-        ) from None
 
 
 def _from_file(path: Path) -> dict[str, Any]:
@@ -158,5 +140,5 @@ def load_config(
             "check the named setting in the config file, LEDGERD_* variables and flags",
         ) from None
     if config.origin:
-        check_origin(config.origin)
+        check_origin(config.origin, code=ErrorCode.INVALID_CONFIG)
     return config

@@ -295,15 +295,7 @@ class LedgerService:
                 details={"limit": limit},
             )
         expected = item.expected_version if item.HasField("expected_version") else None
-        try:
-            prepared = prepare_json(raw)
-        except RecursionError:
-            raise InvalidInput(
-                ErrorCode.INVALID_JSON,
-                "event is not valid JSON: it nests deeper than the decoder follows",
-                hint="flatten the event's data",
-                details={"field": "$.data"},
-            ) from None
+        prepared = prepare_json(raw)
         _refuse_reserved(
             prepared.envelope.event_id, prepared.envelope.stream, prepared.envelope.type
         )

@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 
 from ledger.checkpoint import SignerKey
+from ledger.checkpoint.keys import check_origin
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import write_file_atomic
-from ledger.server.config import DEFAULT_ORIGIN, DaemonConfig, check_origin
+from ledger.server.config import DEFAULT_ORIGIN, DaemonConfig
 
 _log = logging.getLogger("ledgerd")
 
@@ -39,7 +40,7 @@ def load_or_create_signer(config: DaemonConfig) -> SignerKey:
             )
         return _create(path, config.origin or DEFAULT_ORIGIN)
     key = SignerKey.load(path)
-    check_origin(key.name, what=f"the name of signing key {path}:")
+    check_origin(key.name, code=ErrorCode.INVALID_CONFIG, what=f"the name of signing key {path}:")
     if config.origin and config.origin != key.name:
         raise InvalidInput(
             ErrorCode.INVALID_CONFIG,

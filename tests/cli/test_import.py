@@ -113,6 +113,11 @@ def _corrupt(kind: str) -> tuple[str, str, str]:
     if kind == "rule_violation":
         base["data"]["input_context_sha"] = "0" * 64
         return json.dumps(base), "INVALID_EVENT", "input_context_sha"
+    if kind == "nested_too_deeply":
+        # Deeper than the decoder follows: refused as input, not an internal failure.
+        base["data"] = "DEEP"
+        deep = "[" * 10_000 + "]" * 10_000
+        return json.dumps(base).replace('"DEEP"', deep), "INVALID_JSON", "nested too deeply"
     raise AssertionError(kind)
 
 
@@ -124,6 +129,7 @@ CORRUPTIONS = [
     "unknown_field",
     "unknown_data_field",
     "rule_violation",
+    "nested_too_deeply",
 ]
 
 

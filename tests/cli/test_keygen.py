@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from ledger.checkpoint import Checkpoint, SignerKey, VerifierKey, open_checkpoint
+from ledger.errors import ErrorCode, InvalidInput
+from ledger.server.config import load_config
+from ledger.server.signing import load_or_create_signer
 
 VERIFIER_KEY_RE = re.compile(r"^(?P<name>[^+\s]+)\+(?P<id>[0-9a-f]{8})\+(?P<b64>[A-Za-z0-9+/]+=*)$")
 
@@ -119,9 +122,25 @@ def test_refusal_without_json_goes_to_stderr(ledgerctl, tmp_path):
     assert out.read_bytes() == b"keep me"
 
 
-@pytest.mark.parametrize(
-    "origin", ["bad origin", "bad+origin", "", "tab\there", "line\nbreak", "+leading"]
-)
+# Bad key names, then names that are key names but not origins the daemon takes
+# (an origin is also a label: ledger/checkpoint/keys.py, check_origin).
+BAD_ORIGINS = [
+    "bad origin",
+    "bad+origin",
+    "",
+    "tab\there",
+    "line\nbreak",
+    "+leading",
+    "ledger~example/log",
+    "-leading-dash",
+    "x" * 201,
+    "ledger[x]",
+    "ledger[/x]",
+    "ünïcode/log",
+]
+
+
+@pytest.mark.parametrize("origin", BAD_ORIGINS)
 def test_invalid_origin_is_rejected_and_writes_nothing(ledgerctl, tmp_path, error, origin):
     out = tmp_path / "log.key"
     doc = error(
@@ -129,8 +148,30 @@ def test_invalid_origin_is_rejected_and_writes_nothing(ledgerctl, tmp_path, erro
         "invalid_input",
         "INVALID_KEY",
     )
-    assert "not a valid key name" in doc["error"]
+    assert f"origin {origin!r} cannot name a log" in doc["error"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_keygen_and_the_daemon_agree_on_every_origin(ledgerctl, tmp_path):
+    """One rule: the daemon takes as its origin, and as its signing key, whatever keygen
+    makes a key for, and its configuration refuses what keygen refuses (tested above)."""
+    for origin in BAD_ORIGINS:
+        if not origin:
+            continue  # to the daemon an empty origin means "the signing key's name"
+        with pytest.raises(InvalidInput) as caught:
+            load_config(overrides={"data_dir": "/d", "origin": origin}, environ={})
+        assert caught.value.code is ErrorCode.INVALID_CONFIG, origin
+    for number, origin in enumerate(["o", "a:b@c_d-e/f.g", "x" * 200]):
+        out = tmp_path / f"{number}.key"
+        made = ledgerctl("keygen", "--origin", origin, "--out", str(out))
+        assert made.returncode == 0, made.stderr
+        assert load_config(overrides={"data_dir": "/d", "origin": origin}, environ={}).origin == (
+            origin
+        )
+        config = load_config(
+            overrides={"data_dir": str(tmp_path), "signing_key_file": str(out)}, environ={}
+        )
+        assert load_or_create_signer(config).name == origin
 
 
 def test_missing_output_directory_is_an_io_failure(ledgerctl, tmp_path, error):
@@ -144,8 +185,9 @@ def test_missing_output_directory_is_an_io_failure(ledgerctl, tmp_path, error):
     assert not (tmp_path / "no").exists()
 
 
-@pytest.mark.parametrize("origin", ["ledger[x]", "ledger[/x]"])
-def test_printed_verifier_key_survives_square_brackets_in_origin(ledgerctl, tmp_path, origin):
+@pytest.mark.parametrize("origin", ["ledger:smile:x", "a:thumbs_up:/log"])
+def test_printed_verifier_key_survives_emoji_codes_in_origin(ledgerctl, tmp_path, origin):
+    # `:name:` is an emoji code to a rich console; the printed key must be the key.
     out = tmp_path / "log.key"
     proc = ledgerctl("keygen", "--origin", origin, "--out", str(out))
     assert proc.returncode == 0, proc.stderr

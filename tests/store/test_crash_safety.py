@@ -39,6 +39,7 @@ import pytest
 
 from ledger.audit import audit_log
 from ledger.clock import Clock
+from ledger.errors import ErrorCode, InvalidInput
 from ledger.model import Envelope, encode_envelope
 from ledger.samples import sample_finding, sample_run
 from ledger.store import AppendRequest, LmdbEventLog
@@ -390,3 +391,76 @@ def test_reader_process_open_across_writer_kills(
         assert reader.proc.poll() is None, "the reader process died"
     finally:
         reader.reap()
+
+
+FIRST_OPEN_CHILD = CHILD.with_name("first_open.py")
+
+
+def _first_open(data_dir: Path, kill_at: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, str(FIRST_OPEN_CHILD), str(data_dir), str(kill_at)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+
+
+def _reopened_after_first_open_killed(data_dir: Path, clock: Clock) -> str:
+    """What a writer killed while creating `data_dir` left: no ledger, an empty one, or one
+    holding its event; anything else (a directory refused as not a ledger) fails."""
+    refused: InvalidInput | None = None
+    try:
+        reader = LmdbEventLog(data_dir, readonly=True)
+    except InvalidInput as exc:
+        refused = exc
+    if refused is not None:
+        # Killed before the new ledger was committed: there is none yet.
+        assert refused.code is ErrorCode.DATA_DIR_NOT_FOUND
+        assert refused.message.endswith("holds no ledger"), refused.message
+        left = "no ledger"
+    else:
+        try:
+            size = reader.size()
+        finally:
+            reader.close()
+        assert size in (0, 1)
+        left = "empty ledger" if size == 0 else "one event"
+    log = LmdbEventLog(data_dir, clock=clock)
+    try:
+        if left == "one event":
+            assert log.get(0).leaf.envelope == sample_run(0)
+        # The client's retry of its append: the ledger takes it, exactly once.
+        outcome = log.append([AppendRequest(sample_run(0))])
+        assert outcome.results[0].duplicate is (left == "one event")
+        assert outcome.tree_size == 1
+        assert audit_log(log).size == 1
+    finally:
+        log.close()
+    return left
+
+
+def test_a_writer_killed_while_creating_a_ledger_leaves_one_that_opens(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A new ledger appears atomically. The child creates a ledger and appends one event,
+    and is SIGKILLed just before or just after each of its LMDB calls in turn (chosen by
+    count, not by timing, so every point between two transactions is hit every run)."""
+    clean = _first_open(tmp_path / "clean", kill_at=1 << 30)
+    out, err = clean.communicate(timeout=60)
+    assert clean.returncode == 0, err.decode()
+    total = json.loads(out)["events"]
+    assert total > 20, "the child saw too few LMDB calls to be killed between them"
+
+    left: dict[int, str] = {}
+    # Killed as call n starts is the same on disk as killed as call n - 1 returned (only
+    # Python ran in between), so the first start and every return cover every point.
+    points = [0, *range(1, total, 2)]
+    parallel = 4  # the children mostly wait for fsync
+    for first in range(0, len(points), parallel):
+        batch = points[first : first + parallel]
+        children = {k: _first_open(tmp_path / f"kill-{k}", k) for k in batch}
+        for kill_at, child in children.items():
+            _, err = child.communicate(timeout=60)
+            assert child.returncode == -signal.SIGKILL, (kill_at, err.decode())
+        for kill_at in children:
+            left[kill_at] = _reopened_after_first_open_killed(tmp_path / f"kill-{kill_at}", clock)
+    # The points span the whole creation: before it, between it and the append, after both.
+    assert left[0] == "no ledger"
+    assert "empty ledger" in left.values()
+    assert left[points[-1]] == "one event"

@@ -17,6 +17,7 @@ from ledger.errors import (
 )
 from ledger.samples import sample_events, sample_run
 from ledger.store import AppendRequest, LmdbEventLog
+from ledger.store._layout import DB_NAMES
 from tamper import edit, u64
 
 
@@ -38,6 +39,32 @@ def test_an_lmdb_directory_that_is_not_a_ledger_is_refused_and_left_alone(
             open_log(tmp_path, readonly=readonly)
         assert caught.value.code is ErrorCode.DATA_DIR_NOT_FOUND
         assert "not a ledger" in caught.value.message
+    assert (tmp_path / "data.mdb").read_bytes() == before
+
+
+def _half_created_by_an_older_ledgerd(path: Path, databases: int) -> None:
+    """What ledgerd before the one-transaction creation left when killed while creating a
+    ledger: its first `databases` named databases, each made in its own transaction, and
+    never the format marker."""
+    env = lmdb.open(str(path), max_dbs=len(DB_NAMES))
+    for name in DB_NAMES[:databases]:
+        env.open_db(name.encode(), create=True)
+    env.close()
+
+
+@pytest.mark.parametrize("databases", [1, len(DB_NAMES) - 1, len(DB_NAMES)])
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_ledger_an_older_ledgerd_half_created_is_still_refused_and_left_alone(
+    tmp_path: Path, open_log: Callable[..., LmdbEventLog], databases: int, readonly: bool
+) -> None:
+    # It holds no events, but telling it from damage would take guessing: it stays refused.
+    _half_created_by_an_older_ledgerd(tmp_path, databases)
+    before = (tmp_path / "data.mdb").read_bytes()
+    with pytest.raises(InvalidInput) as caught:
+        open_log(tmp_path, readonly=readonly)
+    assert caught.value.code is ErrorCode.DATA_DIR_NOT_FOUND
+    expected = "no format" if databases == len(DB_NAMES) else "not a ledger"
+    assert expected in caught.value.message
     assert (tmp_path / "data.mdb").read_bytes() == before
 
 
@@ -81,17 +108,30 @@ def test_growing_the_map_under_the_same_threads_snapshot_is_refused_not_hung(
     assert log.size() == 2000
 
 
+# A leaf nested deeper than the decoder follows made it crash (RecursionError) instead.
+UNREADABLE_LEAVES = {
+    "not-json": b"{not json",
+    "nested-too-deeply": b'{"seq":2,"data":' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+}
+
+
+@pytest.mark.parametrize("stored", UNREADABLE_LEAVES.values(), ids=UNREADABLE_LEAVES.keys())
 def test_an_unreadable_leaf_is_reported_as_damage_not_as_bad_input(
-    log: LmdbEventLog, data_dir: Path, open_log: Callable[..., LmdbEventLog]
+    log: LmdbEventLog, data_dir: Path, open_log: Callable[..., LmdbEventLog], ledgerctl, stored
 ) -> None:
     log.append([AppendRequest(e) for e in sample_events(4)])
     log.close()
-    edit(data_dir, "leaves", u64(2), b"{not json")
+    edit(data_dir, "leaves", u64(2), stored)
     reader = open_log(data_dir, readonly=True)
     with pytest.raises(VerificationFailed) as caught:
         reader.get(2)
     assert caught.value.code is ErrorCode.LEAF_UNREADABLE
     assert caught.value.details["seq"] == 2
+    reader.close()
+    result = ledgerctl("verify", "--data-dir", str(data_dir), "--json")
+    assert result.returncode == 3, result.stdout
+    (error,) = json_lines(result.stdout)
+    assert error["error_code"] == "LEAF_UNREADABLE"
 
 
 def test_a_malformed_index_value_is_classified_by_verify(
