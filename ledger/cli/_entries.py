@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from dataclasses import replace
 
 import msgspec
 
 from clients._calls import Entry
+from clients.client import LedgerClient
 from ledger.cli._common import ServerTarget, Target
 from ledger.cli._output import b64
 from ledger.model import decode_leaf, encode_envelope
@@ -55,10 +57,17 @@ def read_entries(target: Target, start: int, end: int | None) -> Generator[Store
         yield from log.read(start, end)
 
 
+#: Reconnects in a row a follower tries; in practice its retry deadline ends an outage first.
+_FOLLOW_RECONNECTS = 1_000_000
+
+
 def follow_entries(target: Target, start: int) -> Generator[StoredEvent, None, None]:
     """Every entry from `start` on, then each new one as it is appended; never ends by itself."""
     if isinstance(target, ServerTarget):
-        with target.client() as client:
+        # A follower outlives daemon restarts: only the retry deadline bounds an
+        # outage, not the handful of attempts that suits a single call.
+        riding = replace(target.retry, max_attempts=_FOLLOW_RECONNECTS)
+        with LedgerClient(target.address, retry=riding) as client:
             # Subscribe resumes after a daemon restart, each entry exactly once, in order.
             for entry in client.subscribe(from_seq=start):
                 yield stored_from_entry(entry)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -170,6 +171,9 @@ def test_online_follow_carries_on_across_a_daemon_restart(daemon, follow):
     follower = follow(*online, "--json")
     assert follower.take_json(1)[0]["seq"] == 0
     daemon.stop()
+    # Down for longer than a call's few retry attempts would last: a follower rides
+    # out the outage for as long as its retry deadline allows.
+    time.sleep(4)
     daemon.restart()  # same port and directory; appends its ledger.started record
     restarted = follower.take_json(1)[0]
     assert restarted["seq"] == 1
