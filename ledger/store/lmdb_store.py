@@ -23,7 +23,7 @@ from ledger.store._batch import BatchWriter
 from ledger.store._gate import TxnGate
 from ledger.store._layout import DB_NAMES, FORMAT, storage_error
 from ledger.store.lock import WriterLock
-from ledger.store.snapshot import LogSnapshot
+from ledger.store.snapshot import LogSnapshot, decoded_event
 from ledger.store.types import (
     AppendOutcome,
     AppendRequest,
@@ -270,35 +270,20 @@ class LmdbEventLog:
             raise InvalidInput(
                 ErrorCode.INVALID_ARGUMENT, "start seq must be >= 0", hint="pass --from 0 or more"
             )
-        position = start
-        while True:
-            with self.snapshot() as view:
-                stop = view.size if end is None else min(end, view.size)
-                end = stop
-                last = min(stop, position + _READ_CHUNK)
-                batch = [view.event(seq) for seq in range(position, last)]
-            yield from batch
-            position += len(batch)
-            if position >= stop or not batch:
-                return
+        for stored in self.leaves(start, end):
+            yield decoded_event(stored.seq, stored.leaf_bytes)
 
     def read_stream(self, stream: str, from_version: int = 1) -> Iterator[StoredEvent]:
         """A stream's events in version order, from `from_version` (1-based)."""
-        version = max(from_version, 1)
-        while True:
-            with self.snapshot() as view:
-                batch = []
-                for found_version, seq in view.stream_seqs(stream, version):
-                    batch.append(view.event(seq))
-                    version = found_version + 1
-                    if len(batch) >= _READ_CHUNK:
-                        break
-            yield from batch
-            if len(batch) < _READ_CHUNK:
-                return
+        for stored in self.stream_leaves(stream, from_version):
+            yield decoded_event(stored.seq, stored.leaf_bytes)
 
     def leaves(self, start: int = 0, end: int | None = None) -> Iterator[StoredLeaf]:
-        """Leaves with start <= seq < end, undecoded, chunked like :meth:`read`."""
+        """Leaves with start <= seq < end (end defaults to the size at the first read).
+
+        Undecoded, with their stored leaf hashes; read in chunks of short
+        transactions, so a slow consumer never pins the whole database.
+        """
         position = max(start, 0)
         while True:
             with self.snapshot() as view:
@@ -311,7 +296,7 @@ class LmdbEventLog:
                 return
 
     def stream_leaves(self, stream: str, from_version: int = 1) -> Iterator[StoredLeaf]:
-        """A stream's leaves in version order, undecoded, chunked like :meth:`read_stream`."""
+        """A stream's leaves in version order from `from_version` (1-based), undecoded."""
         version = max(from_version, 1)
         while True:
             with self.snapshot() as view:

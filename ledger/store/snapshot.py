@@ -21,6 +21,21 @@ from ledger.store.types import ConsistencyProof, InclusionProof, StoredEvent, St
 from ledger.tree import stored
 from ledger.tree.hashing import leaf_hash
 
+
+def decoded_event(seq: int, raw: bytes) -> StoredEvent:
+    """The stored leaf at `seq`, decoded; one that does not parse is damage, named by seq."""
+    try:
+        leaf = decode_leaf(raw)
+    except LedgerError as exc:
+        raise VerificationFailed(
+            ErrorCode.LEAF_UNREADABLE,
+            f"seq {seq}: stored leaf does not parse: {exc.message}",
+            hint="the data directory is damaged; run `ledgerctl verify` and restore it",
+            details={"seq": seq},
+        ) from None
+    return StoredEvent(seq=seq, leaf_bytes=raw, leaf_hash=leaf_hash(raw), leaf=leaf)
+
+
 # LMDB's default maximum key size.
 _MAX_KEY = 511
 
@@ -144,17 +159,7 @@ class LogSnapshot:
         return [*found, self.leaf(seq)]
 
     def event(self, seq: int) -> StoredEvent:
-        raw = self._existing_leaf(seq)
-        try:
-            leaf = decode_leaf(raw)
-        except LedgerError as exc:
-            raise VerificationFailed(
-                ErrorCode.LEAF_UNREADABLE,
-                f"seq {seq}: stored leaf does not parse: {exc.message}",
-                hint="the data directory is damaged; run `ledgerctl verify` and restore it",
-                details={"seq": seq},
-            ) from None
-        return StoredEvent(seq=seq, leaf_bytes=raw, leaf_hash=leaf_hash(raw), leaf=leaf)
+        return decoded_event(seq, self._existing_leaf(seq))
 
     def _check_size(self, size: int) -> None:
         if not 0 <= size <= self.size:

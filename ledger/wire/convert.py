@@ -14,7 +14,7 @@ from typing import NamedTuple
 import msgspec
 
 from ledger.errors import ErrorCode, InvalidInput, VerificationFailed
-from ledger.model import Envelope, PreparedEvent, prepare_json
+from ledger.model import PreparedEvent, prepare_json
 from ledger.model.envelope import nested_too_deeply
 from ledger.store import ConsistencyProof, InclusionProof
 from ledger.v1 import ledger_pb2 as pb
@@ -81,20 +81,6 @@ def event_json(event: pb.Event) -> bytes:
 def prepare_proto_event(event: pb.Event) -> PreparedEvent:
     """Validate a proto `Event` exactly as an imported JSON event is validated."""
     return prepare_json(event_json(event))
-
-
-def event_to_proto(envelope: Envelope) -> pb.Event:
-    """The proto `Event` of an envelope built in Python (the client side of Append)."""
-    return pb.Event(
-        event_id=envelope.event_id,
-        stream=envelope.stream,
-        type=envelope.type,
-        schema_version=envelope.schema_version,
-        occurred_at=envelope.occurred_at,
-        producer=envelope.producer,
-        correlation_id=envelope.correlation_id or "",
-        data_json=_ENCODER.encode(envelope.data).decode("utf-8"),
-    )
 
 
 def _damaged_leaf(code: ErrorCode, seq: int | None, why: str) -> VerificationFailed:
