@@ -109,6 +109,8 @@ class VerifiedLog:
         checkpoint = open_checkpoint(note, self._key)
         if self.trusted is not None:
             self._check_extends(self.trusted.checkpoint, checkpoint)
+            if checkpoint == self.trusted.checkpoint:
+                return checkpoint  # nothing new to remember
         self.trusted = TrustedCheckpoint(checkpoint, note)
         if self._state_file is not None:
             save_trusted(self._state_file, self.trusted)
@@ -144,45 +146,60 @@ class VerifiedLog:
                 **details,
             ) from None
 
-    def verify_event(self, *, seq: int | None = None, event_id: str | None = None) -> VerifiedEvent:
-        """Fetch one event and prove it is in the log the pinned key vouches for."""
+    def verify_event(
+        self,
+        *,
+        seq: int | None = None,
+        event_id: str | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> VerifiedEvent:
+        """Fetch one event and prove it is in the log the pinned key vouches for.
+
+        Proves it under `checkpoint` (one this instance verified, e.g. to check
+        many events against one refresh), or else under a fresh `refresh()`.
+        """
         entry = self._client.get_event(seq=seq, event_id=event_id)
-        checkpoint = self.refresh()
+        checkpoint = checkpoint or self.refresh()
         if entry.seq >= checkpoint.size:
             raise _mismatch(
                 f"seq {entry.seq} is beyond the signed tree size {checkpoint.size}", entry.seq
             )
-        leaf = self._check_entry(entry, seq, event_id)
-        computed = leaf_hash(entry.leaf)
+        leaf = check_served_entry(entry, seq=seq, event_id=event_id)
         proof = self._client.inclusion_proof(entry.seq, checkpoint.size)
         try:
-            verify_inclusion(entry.seq, checkpoint.size, computed, proof.hashes, checkpoint.root)
+            verify_inclusion(
+                entry.seq, checkpoint.size, entry.leaf_hash, proof.hashes, checkpoint.root
+            )
         except LedgerError as exc:
             raise exc.add_context(where=f"seq {entry.seq}", seq=entry.seq) from None
         return VerifiedEvent(entry.seq, leaf, entry.leaf, checkpoint)
 
-    @staticmethod
-    def _check_entry(entry: Entry, seq: int | None, event_id: str | None) -> Leaf:
-        if leaf_hash(entry.leaf) != entry.leaf_hash:
-            raise _mismatch(
-                f"seq {entry.seq}: the leaf bytes do not hash to the leaf hash", entry.seq
-            )
-        try:
-            leaf = decode_leaf(entry.leaf)
-        except LedgerError as exc:
-            message = f"seq {entry.seq}: the leaf does not parse: {exc.message}"
-            raise _mismatch(message, entry.seq) from None
-        # Every member the server decoded for us must be what the leaf says.
-        served_from_leaf = Event.from_envelope(leaf.envelope)
-        if (
-            leaf.seq != entry.seq
-            or (seq is not None and leaf.seq != seq)
-            or (event_id is not None and leaf.envelope.event_id != event_id)
-            or served_from_leaf != entry.event
-            or leaf.prev != entry.prev
-            or leaf.recorded_at != entry.recorded_at
-        ):
-            raise _mismatch(
-                f"seq {entry.seq}: the decoded event does not match its leaf bytes", entry.seq
-            )
-        return leaf
+
+def check_served_entry(
+    entry: Entry, *, seq: int | None = None, event_id: str | None = None
+) -> Leaf:
+    """The leaf a served entry carries, once it is shown to agree with everything served.
+
+    Its bytes must hash to the served leaf hash and decode to the served seq,
+    chain members and event, member for member; and it must be the seq or
+    event id that was asked for. Inclusion is a separate proof.
+    """
+    if leaf_hash(entry.leaf) != entry.leaf_hash:
+        raise _mismatch(f"seq {entry.seq}: the leaf bytes do not hash to the leaf hash", entry.seq)
+    try:
+        leaf = decode_leaf(entry.leaf)
+    except LedgerError as exc:
+        message = f"seq {entry.seq}: the leaf does not parse: {exc.message}"
+        raise _mismatch(message, entry.seq) from None
+    if (
+        leaf.seq != entry.seq
+        or (seq is not None and leaf.seq != seq)
+        or (event_id is not None and leaf.envelope.event_id != event_id)
+        or Event.from_envelope(leaf.envelope) != entry.event
+        or leaf.prev != entry.prev
+        or leaf.recorded_at != entry.recorded_at
+    ):
+        raise _mismatch(
+            f"seq {entry.seq}: the decoded event does not match its leaf bytes", entry.seq
+        )
+    return leaf

@@ -18,7 +18,7 @@ import pytest
 
 from clients.client import LedgerClient
 from clients.event import Event
-from clients.verified import VerifiedLog, load_trusted
+from clients.verified import VerifiedLog, check_served_entry, load_trusted
 from daemon import DaemonProcess
 from histories import HONEST, ORIGIN, Rivals, append_all, serve, serve_rivals
 from ledger.checkpoint import SignerKey, VerifierKey
@@ -204,7 +204,7 @@ def test_a_leaf_rewritten_with_its_hash_fails_the_inclusion_proof(tampered, veri
 def test_every_decoded_member_must_match_the_leaf(client: LedgerClient, member: str) -> None:
     client.append(Event.from_envelope(sample_run(3)))
     served = client.get_event(seq=1)
-    assert VerifiedLog._check_entry(served, 1, None).seq == 1  # the honest entry passes
+    assert check_served_entry(served, seq=1).seq == 1  # the honest entry passes
     altered = {
         "data_json": served.event.data_json.replace('"SUCCESS"', '"SKIPPED"'),
         "producer": "someone-else",
@@ -217,5 +217,5 @@ def test_every_decoded_member_must_match_the_leaf(client: LedgerClient, member: 
     forged_event = dataclasses.replace(served.event, **{member: altered})
     lying = dataclasses.replace(served, event=forged_event)
     with pytest.raises(VerificationFailed) as caught:
-        VerifiedLog._check_entry(lying, 1, None)
+        check_served_entry(lying, seq=1)
     assert caught.value.code is ErrorCode.SERVED_EVENT_MISMATCH
