@@ -196,6 +196,10 @@ def gave_up_reconnecting(policy: RetryPolicy, failures: int, last_success: float
 
 
 def backoff_s(policy: RetryPolicy, attempt: int) -> float:
-    """Full-jitter exponential backoff for a stream reconnect (the same schedule as calls)."""
-    ceiling = min(policy.max_backoff_s, policy.initial_backoff_s * 2**attempt)
+    """Full-jitter backoff before reconnect `attempt` (1, 2, ...) of a stream.
+
+    The schedule of tenacity's `wait_random_exponential`, which calls use: a wait
+    drawn from 0 to min(max_backoff_s, initial_backoff_s * 2**(attempt - 1)).
+    """
+    ceiling = min(policy.max_backoff_s, policy.initial_backoff_s * 2 ** (attempt - 1))
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not secrecy

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import click
 
-from ledger.checkpoint import SignerKey
+from ledger.checkpoint.keyfiles import create_key_files, verifier_path
 from ledger.checkpoint.keys import check_origin
 from ledger.cli._common import json_option
 from ledger.cli._output import stdout, write_json
 from ledger.errors import ErrorCode, InvalidInput
-from ledger.fsutil import write_file_atomic
 
 
 @click.command()
@@ -28,7 +27,7 @@ def keygen(origin: str, out: Path, as_json: bool) -> None:
     # The daemon's rule, checked before anything is written: a key whose name
     # cannot be an origin would only be refused later, when the daemon starts.
     check_origin(origin, code=ErrorCode.INVALID_KEY)
-    public_path = out.with_name(out.name + ".pub")
+    public_path = verifier_path(out)
     for path in (out, public_path):
         if path.exists():
             raise InvalidInput(
@@ -36,12 +35,7 @@ def keygen(origin: str, out: Path, as_json: bool) -> None:
                 f"{path} already exists",
                 hint="keys are never overwritten; choose another --out or move the old key away",
             )
-    key = SignerKey.generate(origin)
-    verifier = key.verifier().to_text()
-    # Never overwrite: a lost private key cannot be recovered, and a replaced one
-    # silently invalidates every checkpoint verifiers hold.
-    write_file_atomic(out, (key.to_text() + "\n").encode("utf-8"), mode=0o600, overwrite=False)
-    write_file_atomic(public_path, (verifier + "\n").encode("utf-8"), mode=0o644, overwrite=False)
+    verifier = create_key_files(out, origin).verifier().to_text()
     if as_json:
         write_json(
             {

@@ -27,12 +27,18 @@ class _Pending:
     future: asyncio.Future[AppendOutcome] = field(repr=False)
 
 
-def _internal(exc: Exception) -> InternalFailure:
+def _internal(exc: BaseException) -> InternalFailure:
     return InternalFailure(
         ErrorCode.INTERNAL,
         f"the commit failed unexpectedly: {type(exc).__name__}: {exc}",
         hint="this is a bug in ledgerd; nothing in this commit was acknowledged",
     )
+
+
+def _fresh(error: LedgerError) -> LedgerError:
+    """A copy of `error` for one caller: one instance raised by many handlers would
+    pile up their tracebacks and context on it."""
+    return type(error)(error.code, error.message, hint=error.hint, details=error.details)
 
 
 class LogWatch:
@@ -106,6 +112,20 @@ class GroupCommitter:
         return taken
 
     async def _run(self) -> None:
+        try:
+            await self._commit_forever()
+        except BaseException as exc:
+            # The committer must never die silently: every queued call would wait out
+            # its deadline. Fail them all now, and refuse new ones.
+            self._closing = True
+            failure = exc if isinstance(exc, LedgerError) else _internal(exc)
+            while self._queue:
+                pending = self._queue.popleft()
+                if not pending.future.done():
+                    pending.future.set_exception(_fresh(failure))
+            raise
+
+    async def _commit_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
@@ -122,7 +142,7 @@ class GroupCommitter:
                     failure = exc if isinstance(exc, LedgerError) else _internal(exc)
                     for pending in taken:
                         if not pending.future.done():
-                            pending.future.set_exception(failure)
+                            pending.future.set_exception(_fresh(failure))
                     continue
                 for pending, outcome in zip(taken, outcomes, strict=True):
                     if isinstance(outcome, AppendOutcome):

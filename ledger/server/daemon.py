@@ -31,21 +31,25 @@ from ledger.errors import ErrorCode, InvalidInput
 from ledger.model import Envelope, LedgerStartedV1
 from ledger.server.committer import GroupCommitter
 from ledger.server.config import DaemonConfig
-from ledger.server.service import SERVICE_NAME, LedgerService
+from ledger.server.service import (
+    RESERVED_ID_PREFIX,
+    RESERVED_STREAM,
+    RESERVED_TYPE,
+    SERVICE_NAME,
+    LedgerService,
+)
 from ledger.server.signing import load_or_create_signer
 from ledger.store import AppendRequest, LmdbEventLog
 
 _log = logging.getLogger("ledgerd")
 
-STARTED_STREAM = "ledgerd"
-
 
 def started_event(config: DaemonConfig, signer: SignerKey, size: int, clock: Clock) -> Envelope:
     """The `ledger.started` record; its id is derived from the log size, so it is deterministic."""
     return Envelope(
-        event_id=f"ledger.started:{size}",
-        stream=STARTED_STREAM,
-        type="ledger.started",
+        event_id=f"{RESERVED_ID_PREFIX}{size}",
+        stream=RESERVED_STREAM,
+        type=RESERVED_TYPE,
         schema_version="1.0",
         occurred_at=format_utc(clock.now()),
         producer="ledgerd",
@@ -303,6 +307,8 @@ class Daemon:
         committer = GroupCommitter(log, max_events=config.group_commit_max_events)
         committer.start()
         stopping = asyncio.Event()
+        server: grpc.aio.Server | None = None
+        stopped_cleanly = False
         try:
             finite_calls = FiniteCalls()
             server = grpc.aio.server(
@@ -349,7 +355,12 @@ class Daemon:
             )
             stopping.set()
             await stop_server(server, finite_calls, config.shutdown_grace_s)
+            stopped_cleanly = True
         finally:
+            if server is not None and not stopped_cleanly:
+                # Something failed after the server started (e.g. announcing on a
+                # closed stdout): stop serving before the log under it is closed.
+                await server.stop(0)
             await committer.close()
 
 

@@ -206,6 +206,17 @@ def _chunks(
         yield chunk
 
 
+async def _off_the_loop(chunks: Iterator[list[ServedLeaf]]) -> AsyncIterator[list[ServedLeaf]]:
+    """Advance a chunk iterator on a worker thread, one chunk at a time.
+
+    Reading and decoding a long range, or scanning the whole log for a rare
+    type, must not stall the event loop that serves every other call. Each
+    chunk's LMDB read transaction opens and closes within one step.
+    """
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        yield chunk
+
+
 def _fill(entries: RepeatedCompositeFieldContainer[pb.LogEntry], chunk: list[ServedLeaf]) -> None:
     """Add a chunk's entries to a response's repeated `entries` field, built in place."""
     add = entries.add
@@ -337,7 +348,8 @@ class LedgerService:
         served = _served(leaves)
         if request.type:
             served = (leaf for leaf in served if leaf.type == request.type)
-        for chunk in _chunks(served, request.limit, self._config.max_message_bytes):
+        chunks = _chunks(served, request.limit, self._config.max_message_bytes)
+        async for chunk in _off_the_loop(chunks):
             response = pb.ReadResponse()
             _fill(response.entries, chunk)
             yield response
@@ -361,7 +373,8 @@ class LedgerService:
             if position < watch.size:
                 size = watch.size
                 served = _served(self._log.leaves(position, size))
-                for chunk in _chunks(served, 0, self._config.max_message_bytes):
+                chunks = _chunks(served, 0, self._config.max_message_bytes)
+                async for chunk in _off_the_loop(chunks):
                     position += len(chunk)
                     response = pb.SubscribeResponse(tree_size=size)
                     _fill(response.entries, chunk)

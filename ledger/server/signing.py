@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 
 from ledger.checkpoint import SignerKey
+from ledger.checkpoint.keyfiles import create_key_files, verifier_path
 from ledger.checkpoint.keys import check_origin
 from ledger.errors import ErrorCode, InvalidInput
-from ledger.fsutil import write_file_atomic
 from ledger.server.config import DEFAULT_ORIGIN, DaemonConfig
 
 _log = logging.getLogger("ledgerd")
@@ -30,7 +30,7 @@ def load_or_create_signer(config: DaemonConfig) -> SignerKey:
                 f"signing key {path} does not exist",
                 hint="create it with `ledgerctl keygen`, or leave signing_key_file unset",
             )
-        public = _public_path(path)
+        public = verifier_path(path)
         if public.exists():
             raise InvalidInput(
                 ErrorCode.INVALID_CONFIG,
@@ -50,15 +50,10 @@ def load_or_create_signer(config: DaemonConfig) -> SignerKey:
     return key
 
 
-def _public_path(path: Path) -> Path:
-    return path.with_name(path.name + ".pub")
-
-
 def _create(path: Path, origin: str) -> SignerKey:
-    key = SignerKey.generate(origin)
+    key = create_key_files(path, origin)
     verifier = key.verifier().to_text()
-    write_file_atomic(path, (key.to_text() + "\n").encode("utf-8"), mode=0o600, overwrite=False)
-    public = _public_path(path)
-    write_file_atomic(public, (verifier + "\n").encode("utf-8"), mode=0o644, overwrite=False)
-    _log.info("created signing key %s; verifier key %s (also in %s)", path, verifier, public)
+    _log.info(
+        "created signing key %s; verifier key %s (also in %s)", path, verifier, verifier_path(path)
+    )
     return key

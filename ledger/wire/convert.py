@@ -14,7 +14,6 @@ from typing import NamedTuple
 import msgspec
 
 from ledger.errors import ErrorCode, InvalidInput, VerificationFailed
-from ledger.model import PreparedEvent, prepare_json
 from ledger.model.envelope import nested_too_deeply
 from ledger.store import ConsistencyProof, InclusionProof
 from ledger.v1 import ledger_pb2 as pb
@@ -76,11 +75,6 @@ def event_json(event: pb.Event) -> bytes:
         ) from None
     head["data"] = data
     return _ENCODER.encode(head)
-
-
-def prepare_proto_event(event: pb.Event) -> PreparedEvent:
-    """Validate a proto `Event` exactly as an imported JSON event is validated."""
-    return prepare_json(event_json(event))
 
 
 def _damaged_leaf(code: ErrorCode, seq: int | None, why: str) -> VerificationFailed:

@@ -9,11 +9,11 @@ import pytest
 
 from clients.event import Event
 from ledger.errors import ErrorCode, InvalidInput, VerificationFailed
-from ledger.model import encode_envelope, prepare_event
+from ledger.model import encode_envelope, prepare_event, prepare_json
 from ledger.samples import sample_run
 from ledger.tree.hashing import leaf_hash
 from ledger.v1 import ledger_pb2 as pb
-from ledger.wire.convert import event_json, log_entry, prepare_proto_event
+from ledger.wire.convert import event_json, log_entry
 
 
 def proto_event(**changes: str) -> pb.Event:
@@ -24,7 +24,7 @@ def proto_event(**changes: str) -> pb.Event:
 
 
 def test_an_event_becomes_the_envelope_it_stands_for() -> None:
-    prepared = prepare_proto_event(proto_event())
+    prepared = prepare_json(event_json(proto_event()))
     expected = prepare_event(sample_run(1))
     assert prepared.canonical == expected.canonical == encode_envelope(sample_run(1))
 
