@@ -19,8 +19,9 @@ from ledger.errors import LedgerError
 class RetryPolicy:
     """Retry and deadline settings for one client; every call has a deadline."""
 
-    #: Tries in all, the first included.
-    max_attempts: int = 6
+    #: Tries in all, the first included; None: bounded by `overall_deadline_s` alone
+    #: (for long-lived streams that should ride out a restart).
+    max_attempts: int | None = 6
     #: The backoff ceiling grows from this, doubling each attempt (full jitter below it).
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 2.0
@@ -30,25 +31,27 @@ class RetryPolicy:
     call_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
+        if self.max_attempts is not None and self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         for name in ("initial_backoff_s", "max_backoff_s", "overall_deadline_s", "call_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
     def _arguments(self) -> dict[str, object]:
+        # stop_before_delay, not stop_after_delay: the latter only looks at the
+        # time already spent, so after a failure just inside the deadline it
+        # still slept and started one more attempt past it, and that attempt,
+        # left with a ~0 s timeout, could end in DEADLINE_EXCEEDED in place of
+        # the real failure. This one also counts the coming sleep.
+        stop: tenacity.stop.stop_base = tenacity.stop_before_delay(self.overall_deadline_s)
+        if self.max_attempts is not None:
+            stop = tenacity.stop_after_attempt(self.max_attempts) | stop
         return {
             "retry": tenacity.retry_if_exception(_is_retryable),
             "wait": tenacity.wait_random_exponential(
                 multiplier=self.initial_backoff_s, max=self.max_backoff_s
             ),
-            # stop_before_delay, not stop_after_delay: the latter only looks at the
-            # time already spent, so after a failure just inside the deadline it
-            # still slept and started one more attempt past it, and that attempt,
-            # left with a ~0 s timeout, could end in DEADLINE_EXCEEDED in place of
-            # the real failure. This one also counts the coming sleep.
-            "stop": tenacity.stop_after_attempt(self.max_attempts)
-            | tenacity.stop_before_delay(self.overall_deadline_s),
+            "stop": stop,
             "reraise": True,
         }
 

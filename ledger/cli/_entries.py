@@ -57,16 +57,12 @@ def read_entries(target: Target, start: int, end: int | None) -> Generator[Store
         yield from log.read(start, end)
 
 
-#: Reconnects in a row a follower tries; in practice its retry deadline ends an outage first.
-_FOLLOW_RECONNECTS = 1_000_000
-
-
 def follow_entries(target: Target, start: int) -> Generator[StoredEvent, None, None]:
     """Every entry from `start` on, then each new one as it is appended; never ends by itself."""
     if isinstance(target, ServerTarget):
         # A follower outlives daemon restarts: only the retry deadline bounds an
         # outage, not the handful of attempts that suits a single call.
-        riding = replace(target.retry, max_attempts=_FOLLOW_RECONNECTS)
+        riding = replace(target.retry, max_attempts=None)
         with LedgerClient(target.address, retry=riding) as client:
             # Subscribe resumes after a daemon restart, each entry exactly once, in order.
             for entry in client.subscribe(from_seq=start):

@@ -224,3 +224,15 @@ def test_a_repeated_append_with_an_expected_version_is_a_duplicate_not_a_conflic
     assert not first.duplicate
     assert again.duplicate
     assert (again.seq, again.stream_version) == (first.seq, 1)
+
+
+def test_without_an_attempt_bound_only_the_overall_deadline_stops_retries() -> None:
+    policy = CountingPolicy(
+        max_attempts=None, initial_backoff_s=0.01, max_backoff_s=0.02, overall_deadline_s=1.0
+    )
+    started = time.monotonic()
+    with LedgerClient(_nothing_listening(), retry=policy) as client, pytest.raises(LedgerError):
+        client.append(_finding(7))
+    # Far more than the default six tries fit in a second of 10-20 ms waits.
+    assert len(policy.attempts) > 6
+    assert time.monotonic() - started < 10.0
