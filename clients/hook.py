@@ -12,16 +12,22 @@ What raises and what does not:
   `duplicate`, `verified=True`.
 - Stored, but the read-back could not be made (the daemon went away): the
   same outcome with `verified=False`; `error` says why.
-- The ledger unreachable after the retries, misconfigured (network_permanent)
-  or failing on its side (internal, io): `spooled`, written to the spool;
+- The ledger unreachable after the retries, misconfigured (network_permanent),
+  failing on its side (internal, io) or busy (a state_contention that is a lock
+  held for now, such as DATA_DIR_LOCKED): `spooled`, written to the spool;
   `error` says why.
 - The record is invalid, or conflicts with the log (a reused run or event id):
   raises invalid_input / state_contention. It is the caller's bug, and a spool
-  could never fix it, so it is raised before (or instead of) being kept.
+  could never fix it, so it is raised before (or instead of) being kept. These
+  are exactly the refusals a flush would dead-letter (`refused_for_good`).
 - The stored event differs from the one sent, or is missing: raises
   verification_failed. An integrity failure is never reported as success.
 - The ledger unavailable *and* the spool unwritable: raises the spool's
-  io_failure / SPOOL_LOCKED. A record is never dropped silently.
+  io_failure / SPOOL_LOCKED. A record is never dropped silently. The hook's
+  spool waits `HOOK_SPOOL_LOCK_WAIT_S` for its append lock, longer than a
+  plain `Spool`: appenders and compactions hold it only for a write and a sync,
+  so a wait that long means a stalled disk or a stopped holder, and waiting
+  costs the agent less than a failure.
 
 So an agent is never failed by the ledger being down or slow: it gets a
 `spooled` result, and `ledgerctl spool flush` (or `Spool.flush`) lands the
@@ -47,7 +53,8 @@ import msgspec
 from clients.client import LedgerClient
 from clients.event import Event
 from clients.retry import RetryPolicy
-from clients.spool import Spool
+from clients.spool import Spool, refused_for_good
+from clients.verified import check_served_entry
 from ledger.clock import Clock, FixedClock, SystemClock, format_utc
 from ledger.errors import (
     Category,
@@ -62,23 +69,25 @@ from ledger.model import (
     Envelope,
     FileDigest,
     decode_envelope,
-    decode_leaf,
     encode_envelope,
     input_context_sha,
 )
 from ledger.model.envelope import decode_payload
 from ledger.model.run_record import HealReason, RunMode, RunStatus
-from ledger.tree.hashing import leaf_hash
 
 #: The hook's default: an agent should not wait long for a ledger that is down,
 #: since its record is safe in the spool anyway.
 HOOK_RETRY = RetryPolicy(max_attempts=4, overall_deadline_s=5.0, call_timeout_s=5.0)
 RUN_RECORDED = "run.recorded"
 
+#: How long the hook's spool waits for its append lock before the emit fails.
+HOOK_SPOOL_LOCK_WAIT_S = 30.0
+
 Outcome = Literal["recorded", "duplicate", "spooled"]
 
 # Failures that mean "the ledger is not usable now", not "this record is wrong": the
-# record is kept in the spool. Every other category raises.
+# record is kept in the spool. So is a state_contention that is only a lock held for
+# now (DATA_DIR_LOCKED: the daemon's data directory busy); see `_spools`.
 _SPOOL_ON = frozenset(
     {
         Category.NETWORK_TRANSIENT,
@@ -349,21 +358,42 @@ def _mismatch(event_id: str, seq: int, what: str) -> VerificationFailed:
     )
 
 
+def _spools(error: LedgerError) -> bool:
+    """Whether a failed append keeps the record in the spool rather than raising.
+
+    The rule mirrors the flush's: what a flush would dead-letter (the record is
+    wrong or conflicts with the log) raises here, since the caller can still fix
+    it. A state_contention that is not such a conflict is a lock held for now,
+    which a later flush gets past, so it spools. verification_failed,
+    policy_blocked and approval_required raise: the ledger is reachable and
+    answering, and what it says needs a person, not a retry.
+    """
+    if error.category is Category.STATE_CONTENTION:
+        return not refused_for_good(error)
+    return error.category in _SPOOL_ON
+
+
 def _verify_stored(client: LedgerClient, event: Event, sent: Envelope, seq: int) -> None:
-    """Read the event back by id and check the stored leaf holds exactly what was sent."""
+    """Read the event back by id and check the stored leaf holds exactly what was sent.
+
+    `check_served_entry` checks the entry agrees with itself (leaf hash, decoded
+    leaf, the id asked for); what only the hook knows is what it sent, and at
+    which seq the append was acknowledged.
+    """
     entry = client.get_event(event_id=event.event_id)
-
-    def mismatch(what: str) -> VerificationFailed:
-        return _mismatch(event.event_id, seq, what)
-
-    if entry.seq != seq or leaf_hash(entry.leaf) != entry.leaf_hash:
-        raise mismatch(f"is at seq {entry.seq} or has a wrong leaf hash")
     try:
-        leaf = decode_leaf(entry.leaf)
-    except LedgerError:
-        raise mismatch("has a leaf that does not decode") from None
-    if leaf.seq != seq or encode_envelope(leaf.envelope) != encode_envelope(sent):
-        raise mismatch("differs from the event that was sent")
+        leaf = check_served_entry(entry, event_id=event.event_id)
+    except VerificationFailed as exc:
+        raise exc.add_context(
+            where=f"event {event.event_id}, acknowledged at seq {seq}, read back from the ledger",
+            hint="; audit the ledger with `ledgerctl verify`",
+            event_id=event.event_id,
+            acknowledged_seq=seq,
+        ) from None
+    if leaf.seq != seq:
+        raise _mismatch(event.event_id, seq, f"is at seq {leaf.seq}")
+    if encode_envelope(leaf.envelope) != encode_envelope(sent):
+        raise _mismatch(event.event_id, seq, "differs from the event that was sent")
 
 
 def emit_event(
@@ -387,9 +417,13 @@ def emit_event(
         try:
             result = connection.append(event)
         except LedgerError as exc:
-            if exc.category not in _SPOOL_ON:
+            if not _spools(exc):
                 raise
-            target = spool if isinstance(spool, Spool) else Spool(spool)
+            target = (
+                spool
+                if isinstance(spool, Spool)
+                else Spool(spool, lock_wait_s=HOOK_SPOOL_LOCK_WAIT_S)
+            )
             try:
                 target.append(event)
             except LedgerError as spool_error:

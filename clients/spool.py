@@ -18,13 +18,15 @@ Concurrency. Appenders hold `append.lock` exclusively only while they write one
 frame. A flusher takes `flush.lock` (a second flusher gets SPOOL_LOCKED), then
 notes the file's size N under a shared `append.lock` and delivers the frames
 in `[0, N)` without holding it, so appenders never wait for the network. To
-compact, it takes `append.lock` exclusively, and atomically replaces the file
-with the frames it could not deliver followed by the bytes appended after N,
-verbatim. An appender opens the file only once it holds the lock, so it writes
-either before the compaction (and its frame is carried over) or into the new
-file: no entry is lost. A flusher that crashes before compacting leaves the
-spool as it was; replaying it is harmless because event ids are fixed, so an
-entry delivered twice is a duplicate, not a second event.
+compact, it writes the frames it could not deliver to a synced temp file,
+then takes `append.lock` exclusively only to add the bytes appended after N,
+verbatim, and rename the temp file over the entry file; appenders never wait
+for work that grows with the spool. An appender opens the file only once it
+holds the lock, so it writes either before the compaction (and its frame is
+carried over) or into the new file: no entry is lost. A flusher that crashes
+before compacting leaves the spool as it was; replaying it is harmless because
+event ids are fixed, so an entry delivered twice is a duplicate, not a second
+event.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import fcntl
 import hashlib
 import os
 import struct
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,7 +59,7 @@ from ledger.errors import (
     LedgerError,
     StateContention,
 )
-from ledger.fsutil import write_file_atomic
+from ledger.fsutil import fsync_dir
 
 #: The first four bytes of every frame. 0xFF never occurs in UTF-8, so the magic
 #: can never appear inside a payload, which makes resynchronising after damage safe.
@@ -80,9 +83,26 @@ DEFAULT_LOCK_WAIT_S = 10.0
 DEFAULT_BATCH_SIZE = 100
 
 _ENCODER = msgspec.json.Encoder()
-# Failures that are the entry's own fault: sending it again can never succeed, so it
-# goes to the dead-letter file. Anything else stops the flush and keeps the entry.
-_ENTRY_FAULTS = frozenset({Category.INVALID_INPUT, Category.STATE_CONTENTION})
+#: The state_contention codes that are the entry's own fault: it conflicts with what
+#: the log already holds, and always will. The category's other codes (DATA_DIR_LOCKED,
+#: SPOOL_LOCKED) are someone else holding a lock for now, which says nothing about
+#: the entry, so they are not listed here.
+REFUSED_FOR_GOOD_CODES = frozenset(
+    {
+        ErrorCode.EVENT_ID_CONFLICT,
+        ErrorCode.RUN_ALREADY_RECORDED,
+        ErrorCode.WRONG_EXPECTED_VERSION,
+    }
+)
+
+
+def refused_for_good(error: LedgerError) -> bool:
+    """Whether the ledger refused an event in a way no later attempt can change.
+
+    Such an entry goes to the dead-letter file, since keeping it would block the
+    entries after it forever; any other failure stops the flush and keeps it.
+    """
+    return error.category is Category.INVALID_INPUT or error.code in REFUSED_FOR_GOOD_CODES
 
 
 def default_spool_path() -> Path:
@@ -210,14 +230,6 @@ def _next_frame_start(data: bytes, start: int) -> int | None:
 # --- file plumbing --------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -225,9 +237,10 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _read_all(fd: int, size: int) -> bytes:
+def _read_all(fd: int, size: int, start: int = 0) -> bytes:
+    """Bytes `[start, size)` of `fd` (fewer if the file is shorter)."""
     chunks: list[bytes] = []
-    offset = 0
+    offset = start
     while offset < size:
         chunk = os.pread(fd, min(size - offset, 1 << 20), offset)
         if not chunk:
@@ -260,12 +273,13 @@ def _recorded_pid(fd: int) -> int | None:
 
 
 @contextmanager
-def _flock(path: Path, *, exclusive: bool, wait_s: float, what: str) -> Iterator[int]:
+def _flock(path: Path, *, exclusive: bool, wait_s: float, what: str, hint: str) -> Iterator[int]:
     """Hold an flock on `path` (created 0600 if absent) for the `with` block.
 
-    Waits up to `wait_s` (0: not at all), then raises SPOOL_LOCKED naming the
-    holder's pid when the lock file records one. Closing the descriptor
-    releases the lock, also when the process dies.
+    Waits up to `wait_s` (0: not at all), then raises SPOOL_LOCKED saying `what`
+    held it, with the caller's `hint` (only the caller knows what waiting for
+    means), and the holder's pid when the lock file records one. Closing the
+    descriptor releases the lock, also when the process dies.
     """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -284,7 +298,7 @@ def _flock(path: Path, *, exclusive: bool, wait_s: float, what: str) -> Iterator
                     raise StateContention(
                         ErrorCode.SPOOL_LOCKED,
                         f"the spool {path.parent} is busy: {what}",
-                        hint="wait for the other flush to finish, then run it again",
+                        hint=hint,
                         details={"holder_pid": holder} if holder is not None else None,
                     ) from None
                 time.sleep(0.005)
@@ -414,7 +428,9 @@ class Spool:
             self._append_lock,
             exclusive=True,
             wait_s=self.lock_wait_s,
-            what="another process held it too long",
+            what=f"its append lock was held by another process for over {self.lock_wait_s:g} s",
+            hint="another append or a flush's compaction is slow (a stalled disk?); "
+            "try again, or wait longer with Spool(lock_wait_s=...)",
         ):
             self._append_frame(frame)
 
@@ -440,7 +456,7 @@ class Spool:
             os.close(fd)
         if created:
             try:
-                _fsync_dir(self.path)
+                fsync_dir(self.path)
             except OSError as exc:
                 raise _write_failed(self.path, exc) from None
 
@@ -451,21 +467,22 @@ class Spool:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(FileExistsError):
                 self.path.mkdir(mode=0o700)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         except OSError as exc:
             raise _write_failed(self.path, exc) from None
 
     # Reading ----------------------------------------------------------------------------
 
-    def _snapshot(self) -> bytes:
-        """The entry file's bytes as of now: only whole appends, never one in progress."""
+    def _snapshot(self, start: int = 0) -> bytes:
+        """The entry file's bytes from `start` on, as of now: whole appends, never one half-done."""
         if not self.path.is_dir():
             return b""
         with _flock(
             self._append_lock,
             exclusive=False,
             wait_s=self.lock_wait_s,
-            what="an append or compaction held it too long",
+            what=f"its append lock was held for over {self.lock_wait_s:g} s",
+            hint="an append or a flush's compaction is slow (a stalled disk?); try again",
         ):
             try:
                 fd = os.open(self.entries_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -473,11 +490,15 @@ class Spool:
                 return b""
             except OSError as exc:
                 raise _read_failed(self.entries_path, exc) from None
-            size = os.fstat(fd).st_size
+            try:
+                size = os.fstat(fd).st_size
+            except OSError as exc:
+                os.close(fd)
+                raise _read_failed(self.entries_path, exc) from None
         # Read outside the lock: appends only add bytes past `size`, and a compaction
         # replaces the file by rename, which leaves the inode we opened untouched.
         try:
-            return _read_all(fd, size)
+            return _read_all(fd, size, start)
         except OSError as exc:
             raise _read_failed(self.entries_path, exc) from None
         finally:
@@ -541,9 +562,10 @@ class Spool:
     ) -> FlushReport:
         """Deliver every entry through `client`, then compact the spool atomically.
 
-        Entries the ledger refuses for good (invalid_input, state_contention) and
-        damaged bytes go to the dead-letter file and are reported; they never
-        block the others. Any other failure (the daemon unreachable after the
+        Entries the ledger refuses for good (`refused_for_good`: invalid_input, or
+        a conflict with the log such as a reused event or run id) and damaged
+        bytes go to the dead-letter file and are reported; they never block the
+        others. Any other failure (the daemon unreachable after the
         client's retries, say) stops the flush: what was delivered is compacted
         away, the rest stays, and that error is raised with the counts so far
         in its details. `on_batch` is called after each delivered batch.
@@ -560,10 +582,19 @@ class Spool:
         if not self.path.is_dir():
             return report
         with _flock(
-            self._flush_lock, exclusive=True, wait_s=0, what="another process is flushing it"
+            self._flush_lock,
+            exclusive=True,
+            wait_s=0,
+            what="another process is flushing it",
+            hint="wait for the other flush to finish, then run it again",
         ) as lock_fd:
-            os.ftruncate(lock_fd, 0)
-            os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
+            try:
+                # The pid only names the holder in a rival's SPOOL_LOCKED; the lock is the
+                # flock, but a lock file we cannot write is a spool we cannot trust to write.
+                os.ftruncate(lock_fd, 0)
+                os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as exc:
+                raise _write_failed(self._flush_lock, exc) from None
             try:
                 return self._flush_locked(client, batch_size, on_batch, report)
             finally:
@@ -602,7 +633,7 @@ class Spool:
             try:
                 outcome = client.append_batch([event for _, event in batch])
             except LedgerError as exc:
-                if exc.category not in _ENTRY_FAULTS:
+                if not refused_for_good(exc):
                     stop = exc
                     break
                 if len(batch) > 1:
@@ -625,7 +656,10 @@ class Spool:
             tail = self._compact(data, kept)
             report.remaining = len(kept) + len(decode_frames(tail).frames)
         else:
-            report.remaining = len(self.read().entries)
+            # Nothing to remove, so nothing was rewritten: every entry of the snapshot is
+            # still there. Only what was appended since needs reading to be counted.
+            tail = self._snapshot(start=len(data))
+            report.remaining = len(scan.entries) + len(decode_frames(tail).frames)
         if stop is not None:
             counts = report.to_dict()
             raise stop.add_context(
@@ -641,34 +675,111 @@ class Spool:
     def _compact(self, snapshot: bytes, kept: list[bytes]) -> bytes:
         """Replace the entry file by `kept` and whatever was appended after `snapshot`.
 
-        Returns those later bytes. Holds the append lock, so no append is in
-        progress and none can start against the old file.
+        Returns those later bytes. Appenders wait at most `lock_wait_s` for the
+        append lock, and an agent's hook fails if the spool cannot take its
+        record, so the lock is held only for work that does not grow with the
+        spool. Before taking it: check that the file still starts with
+        `snapshot` (appends only add bytes after it, so reading it unlocked is
+        safe) and write and sync the kept frames into the replacement. Under it:
+        check the file is still the one checked (same inode, not shorter), read
+        the bytes appended during the flush, add them to the replacement, sync
+        it and rename it into place. An appender holds the lock while it opens
+        the file, so its frame lands either in the tail or in the new file.
         """
-        with _flock(
-            self._append_lock,
-            exclusive=True,
-            wait_s=self.lock_wait_s,
-            what="an append held it too long",
-        ):
-            try:
-                current = self.entries_path.read_bytes()
-            except OSError as exc:
-                raise _read_failed(self.entries_path, exc) from None
-            if current[: len(snapshot)] != snapshot:
-                # Only a flusher rewrites the file, and we hold the flush lock: someone
-                # edited it by hand. Leave it alone; replaying it later is harmless.
-                raise IoFailure(
-                    ErrorCode.FILE_WRITE_FAILED,
-                    f"{self.entries_path} changed during the flush other than by appends",
-                    hint="do not edit the spool by hand; flush again (replays are harmless)",
-                )
-            tail = current[len(snapshot) :]
-            write_file_atomic(self.entries_path, b"".join(kept) + tail, mode=0o600)
-            # A compaction that crashed before its rename leaves its temp file behind.
-            for stale in self.path.glob(f".{ENTRIES_FILE}.*.tmp"):
+        # A compaction that crashed before its rename leaves its temp file behind; we
+        # hold the flush lock, so no other flusher's temp file can be in progress.
+        for stale in self.path.glob(f".{ENTRIES_FILE}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        checked = self._check_prefix(snapshot)
+        try:
+            temp_fd, temp_name = tempfile.mkstemp(
+                prefix=f".{ENTRIES_FILE}.", suffix=".tmp", dir=self.path
+            )
+        except OSError as exc:
+            raise _write_failed(self.entries_path, exc) from None
+        renamed = False
+        try:
+            os.fchmod(temp_fd, 0o600)
+            _write_all(temp_fd, b"".join(kept))
+            # Synced now, so the sync under the lock has only the tail left to write out.
+            os.fsync(temp_fd)
+            with _flock(
+                self._append_lock,
+                exclusive=True,
+                wait_s=self.lock_wait_s,
+                what=f"an append held its append lock for over {self.lock_wait_s:g} s",
+                hint="an append is slow (a stalled disk?); nothing was lost: flush again "
+                "(the entries already delivered come back as duplicates)",
+            ):
+                tail = self._tail_since(snapshot, checked)
+                _write_all(temp_fd, tail)
+                os.fsync(temp_fd)
+                os.replace(temp_name, self.entries_path)
+                renamed = True
+                fsync_dir(self.path)
+        except OSError as exc:
+            raise _write_failed(self.entries_path, exc) from None
+        finally:
+            os.close(temp_fd)
+            if not renamed:
                 with contextlib.suppress(OSError):
-                    stale.unlink()
-            return tail
+                    os.unlink(temp_name)
+        return tail
+
+    def _check_prefix(self, snapshot: bytes) -> os.stat_result:
+        """Check, without the append lock, that the entry file still starts with `snapshot`.
+
+        Returns the file's stat, so that the locked part can tell it is the same file.
+        """
+        try:
+            fd = os.open(self.entries_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise self._changed_by_hand() from None
+        except OSError as exc:
+            raise _read_failed(self.entries_path, exc) from None
+        try:
+            checked = os.fstat(fd)
+            prefix = _read_all(fd, len(snapshot))
+        except OSError as exc:
+            raise _read_failed(self.entries_path, exc) from None
+        finally:
+            os.close(fd)
+        if prefix != snapshot:
+            raise self._changed_by_hand()
+        return checked
+
+    def _tail_since(self, snapshot: bytes, checked: os.stat_result) -> bytes:
+        """Under the append lock: the bytes appended after `snapshot` to the checked file."""
+        try:
+            fd = os.open(self.entries_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise self._changed_by_hand() from None
+        except OSError as exc:
+            raise _read_failed(self.entries_path, exc) from None
+        try:
+            current = os.fstat(fd)
+            # Only a flusher replaces the file or makes it shorter, and we hold the flush
+            # lock. (An in-place edit of the prefix since `_check_prefix` goes unseen, as
+            # any edit would if made a moment later; the spool is not for editing.)
+            if (current.st_dev, current.st_ino) != (checked.st_dev, checked.st_ino) or (
+                current.st_size < len(snapshot)
+            ):
+                raise self._changed_by_hand()
+            return _read_all(fd, current.st_size, len(snapshot))
+        except OSError as exc:
+            raise _read_failed(self.entries_path, exc) from None
+        finally:
+            os.close(fd)
+
+    def _changed_by_hand(self) -> IoFailure:
+        # Only a flusher rewrites the file, and we hold the flush lock: someone edited it
+        # by hand. Leave it alone; replaying it later is harmless.
+        return IoFailure(
+            ErrorCode.FILE_WRITE_FAILED,
+            f"{self.entries_path} changed during the flush other than by appends",
+            hint="do not edit the spool by hand; flush again (replays are harmless)",
+        )
 
     # Dead letters -----------------------------------------------------------------------
 
@@ -725,7 +836,7 @@ class Spool:
             finally:
                 os.close(fd)
             if created:
-                _fsync_dir(self.path)
+                fsync_dir(self.path)
         except OSError as exc:
             raise _write_failed(self.dead_letter_path, exc) from None
 

@@ -10,6 +10,18 @@ from pathlib import Path
 from ledger.errors import ErrorCode, InvalidInput, IoFailure
 
 
+def fsync_dir(directory: Path) -> None:
+    """Sync a directory, so the names created or renamed in it survive a crash.
+
+    Raises the OSError: callers know which file the entry was for and classify it.
+    """
+    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_file_atomic(
     path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True
 ) -> None:
@@ -38,11 +50,7 @@ def write_file_atomic(
                 os.link(temp_name, path)
             finally:
                 os.unlink(temp_name)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(directory)
     except FileExistsError:
         raise InvalidInput(
             ErrorCode.INVALID_ARGUMENT,

@@ -25,6 +25,7 @@ from clients._calls import SERVER_ENV
 from clients.client import LedgerClient
 from clients.event import Event
 from clients.retry import RetryPolicy
+from clients.spool import SPOOL_ENV
 from ledger.checkpoint import VerifierKey
 from ledger.cli._output import remember_json_mode
 from ledger.clock import clock_from_env
@@ -53,16 +54,6 @@ def json_option(func: F) -> F:
         is_flag=True,
         help="Print machine-readable JSON.",
         callback=lambda _ctx, _param, value: remember_json_mode(value),
-    )(func)
-
-
-def data_dir_option(func: F) -> F:
-    """A required `--data-dir`, for commands that only work offline."""
-    return click.option(
-        "--data-dir",
-        required=True,
-        type=click.Path(file_okay=False, path_type=Path),
-        help="The ledger's data directory.",
     )(func)
 
 
@@ -160,6 +151,69 @@ def resolve_target(
     return ServerTarget(server, retry_policy(retry_deadline_s))
 
 
+# Daemon and spool options ----------------------------------------------------------------
+# Each command words its help for what it does with the option, so the help is a parameter;
+# the name, metavar, type and default are the same everywhere.
+
+#: `--spool`'s help where it is first described (`emit run`, `spool flush`).
+SPOOL_HELP = (
+    f"The spool directory. Default: ${SPOOL_ENV}, else "
+    "$XDG_STATE_HOME/ledgerd/spool, else ~/.local/state/ledgerd/spool."
+)
+
+
+def server_option(help_text: str) -> Callable[[F], F]:
+    """`--server HOST:PORT` (default None: the caller falls back to $LEDGER_SERVER)."""
+    return click.option("--server", metavar="HOST:PORT", default=None, help=help_text)
+
+
+def retry_deadline_option(default_s: float, *, online_only: bool = False) -> Callable[[F], F]:
+    """`--retry-deadline SECONDS`, whose help names the command's own default."""
+    text = (
+        "stop retrying an unreachable daemon after this long "
+        f"(default {default_s:g}, or ${RETRY_DEADLINE_ENV})."
+    )
+    return click.option(
+        "--retry-deadline",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help=f"Online: {text}" if online_only else text[0].upper() + text[1:],
+    )
+
+
+def spool_option(help_text: str = SPOOL_HELP) -> Callable[[F], F]:
+    """`--spool DIR`, passed as `spool_path` (None: `clients.spool.default_spool_path()`)."""
+    return click.option(
+        "--spool",
+        "spool_path",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
+def client_options(default_deadline_s: float) -> Callable[[F], F]:
+    """`--server`, `--retry-deadline` and `--spool`, shared by `emit run` and `spool flush`."""
+    options = (
+        server_option(f"The ledgerd to send to (also unix:PATH). Default: ${SERVER_ENV}."),
+        retry_deadline_option(default_deadline_s),
+        spool_option(),
+    )
+
+    def decorate(func: F) -> F:
+        return _apply(options, func)
+
+    return decorate
+
+
+def _apply(options: Sequence[Callable[[F], F]], func: F) -> F:
+    """Apply decorators so the options appear in `--help` in the order given."""
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def target_options(func: F) -> F:
     """Add `--data-dir`, `--server` and `--retry-deadline`; pass the command `target: Target`."""
 
@@ -181,27 +235,11 @@ def target_options(func: F) -> F:
             default=None,
             help="Work offline on this data directory. Wins over $LEDGER_SERVER.",
         ),
-        click.option(
-            "--server",
-            metavar="HOST:PORT",
-            default=None,
-            help=f"Work on a running ledgerd (also unix:PATH). Default: ${SERVER_ENV}.",
-        ),
-        click.option(
-            "--retry-deadline",
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            metavar="SECONDS",
-            help=(
-                "Online: stop retrying an unreachable daemon after this long "
-                f"(default {RetryPolicy().overall_deadline_s:g}, or ${RETRY_DEADLINE_ENV})."
-            ),
-        ),
+        server_option(f"Work on a running ledgerd (also unix:PATH). Default: ${SERVER_ENV}."),
+        retry_deadline_option(RetryPolicy().overall_deadline_s, online_only=True),
     )
     decorated: Callable[..., Any] = resolved
-    for option in reversed(options):
-        decorated = option(decorated)
-    return cast(F, decorated)
+    return cast(F, _apply(options, decorated))
 
 
 # What the commands open on a target ----------------------------------------------------

@@ -8,60 +8,19 @@ nowhere (`clients/hook.py` lists every case).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast, get_args
+from typing import Any, get_args
 
 import click
 import msgspec
 
-from clients._calls import SERVER_ENV
 from clients.hook import HOOK_RETRY, EmitResult, emit_run_record
-from clients.spool import SPOOL_ENV
-from ledger.cli._common import json_option, retry_policy
+from ledger.cli._common import client_options, json_option, retry_policy
 from ledger.cli._output import stdout, write_json
 from ledger.clock import clock_from_env
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import read_file
 from ledger.model.run_record import HealReason, RunMode, RunStatus
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def client_options(default_deadline_s: float) -> Callable[[F], F]:
-    """`--server`, `--retry-deadline` and `--spool`, shared by `emit run` and `spool flush`."""
-
-    def decorate(func: F) -> F:
-        options = (
-            click.option(
-                "--server",
-                metavar="HOST:PORT",
-                default=None,
-                help=f"The ledgerd to send to (also unix:PATH). Default: ${SERVER_ENV}.",
-            ),
-            click.option(
-                "--retry-deadline",
-                type=click.FloatRange(min=0, min_open=True),
-                default=None,
-                metavar="SECONDS",
-                help=f"Stop retrying an unreachable daemon after this long "
-                f"(default {default_deadline_s:g}, or $LEDGER_RETRY_DEADLINE_S).",
-            ),
-            click.option(
-                "--spool",
-                "spool_path",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                help=f"The spool directory. Default: ${SPOOL_ENV}, else "
-                "$XDG_STATE_HOME/ledgerd/spool, else ~/.local/state/ledgerd/spool.",
-            ),
-        )
-        decorated: Callable[..., Any] = func
-        for option in reversed(options):
-            decorated = option(decorated)
-        return cast(F, decorated)
-
-    return decorate
 
 
 def _seeds(values: tuple[str, ...]) -> dict[str, int]:

@@ -14,9 +14,8 @@ import click
 from clients.client import LedgerClient
 from clients.retry import RetryPolicy
 from clients.spool import DEFAULT_BATCH_SIZE, Spool
-from ledger.cli._common import json_option, retry_policy
+from ledger.cli._common import client_options, json_option, retry_policy, spool_option
 from ledger.cli._output import stdout, write_json
-from ledger.cli.emit import client_options
 from ledger.clock import clock_from_env
 
 _FLUSH_RETRY = RetryPolicy()
@@ -28,13 +27,7 @@ def spool() -> None:
 
 
 @spool.command("status")
-@click.option(
-    "--spool",
-    "spool_path",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The spool directory. Default: as for `ledgerctl emit run`.",
-)
+@spool_option("The spool directory. Default: as for `ledgerctl emit run`.")
 @json_option
 def spool_status(spool_path: Path | None, as_json: bool) -> None:
     """How many events wait in the spool, since when, and how much of it is damaged."""

@@ -8,7 +8,9 @@ must each fail with exit 3, naming the broken rule, and leave the pin alone.
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +18,11 @@ from typing import Any
 
 import pytest
 
+from clients.client import LedgerClient
+from clients.event import Event
 from conftest import run_ledgerctl
 from histories import HONEST, ORIGIN, Rivals, append_all, serve, serve_rivals
+from ledger.cli.verify import spot_check_seqs
 from ledger.samples import sample_events, sample_run
 from tamper import flip_byte_in_leaf
 
@@ -104,6 +109,36 @@ def test_a_growing_log_is_proven_consistent_with_the_pin(daemon, ok, tmp_path):
     assert len(few["spot_checks"]) == 3
     assert {0, 40} <= set(few["spot_checks"])
     assert ok(_verify(daemon.address, pub, "--spot-checks", "0"))["spot_checks"] == []
+
+
+def test_spot_checks_are_proven_under_the_one_checkpoint_reported(daemon, ok, tmp_path):
+    # The log grows while verify runs. Every spot check must be proven under the
+    # checkpoint the sample was seeded from, and that checkpoint is what is reported
+    # and pinned: so the report reproduces its own sample, and the state file holds it.
+    pub = daemon.data_dir / "checkpoint.key.pub"
+    state = tmp_path / "state.json"
+    append_all(daemon.address, sample_events(200))
+    stop = threading.Event()
+
+    def grow() -> None:
+        with LedgerClient(daemon.address) as client:
+            index = 10_000
+            while not stop.is_set():
+                client.append(Event.from_envelope(sample_run(index)))
+                index += 1
+
+    grower = threading.Thread(target=grow)
+    grower.start()
+    try:
+        doc = ok(_verify(daemon.address, pub, "--state", str(state), "--spot-checks", "64"))
+    finally:
+        stop.set()
+        grower.join(timeout=30)
+    assert doc["tree_size"] >= 201
+    root = base64.b64decode(doc["root"])
+    assert doc["spot_checks"] == spot_check_seqs(doc["tree_size"], 64, root)
+    saved = json.loads(state.read_text())
+    assert (saved["tree_size"], saved["root_hash"]) == (doc["tree_size"], doc["root"])
 
 
 def test_without_a_state_file_nothing_is_pinned(rivals, keys, ok, tmp_path):

@@ -15,8 +15,13 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
+import msgspec
 import pytest
 
 from clients.client import LedgerClient
@@ -33,8 +38,17 @@ from clients.spool import (
     encode_frame,
 )
 from daemon import REPO, DaemonProcess, free_port
-from ledger.errors import ErrorCode, InvalidInput, LedgerError, NetworkTransient, StateContention
+from ledger.errors import (
+    ErrorCode,
+    InvalidInput,
+    IoFailure,
+    LedgerError,
+    NetworkTransient,
+    StateContention,
+)
 from ledger.samples import sample_run
+from ledger.v1 import ledger_pb2 as pb
+from ledger.wire.status import DETAILS_KEY, status_code_for, status_details, wire_message
 
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.01, overall_deadline_s=2.0)
 
@@ -53,6 +67,40 @@ def spool_with(tmp_path: Path, count: int, first: int = 1) -> tuple[Spool, list[
     for event in events:
         spool.append(event)
     return spool, events
+
+
+@contextmanager
+def refusing_ledger(error: LedgerError) -> Iterator[str]:
+    """A gRPC server on a real port whose every Append fails with `error`, as ledgerd sends it.
+
+    The real daemon cannot be made to answer DATA_DIR_LOCKED (it holds its directory
+    from start to stop), so this stands in for it, encoding the refusal with the
+    daemon's own status code, message and details trailer (ledger/server/service.py).
+    """
+
+    def append(_request: pb.AppendRequest, context: grpc.ServicerContext) -> pb.AppendResponse:
+        context.set_trailing_metadata(((DETAILS_KEY, status_details(error)),))
+        context.abort(status_code_for(error), wire_message(error))
+        raise AssertionError("abort returns only by raising")
+
+    handler = grpc.method_handlers_generic_handler(
+        "ledger.v1.Ledger",
+        {
+            "Append": grpc.unary_unary_rpc_method_handler(
+                append,
+                request_deserializer=pb.AppendRequest.FromString,
+                response_serializer=pb.AppendResponse.SerializeToString,
+            )
+        },
+    )
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(0)
 
 
 # --- frames ---------------------------------------------------------------------------
@@ -168,6 +216,11 @@ def test_an_appender_waits_for_the_lock_then_gives_up(tmp_path: Path) -> None:
         with pytest.raises(StateContention) as busy:
             spool.append(run_event(2))
         assert busy.value.code is ErrorCode.SPOOL_LOCKED
+        # The wait was an append's, not a flush's: the hint must not send the caller
+        # looking for a flush that may not exist.
+        assert "append lock" in busy.value.message
+        assert "flush to finish" not in busy.value.hint
+        assert "lock_wait_s" in busy.value.hint
     finally:
         os.close(holder)
     spool.append(run_event(2))
@@ -319,6 +372,7 @@ def test_a_second_flusher_gets_spool_locked(tmp_path: Path, client: LedgerClient
             spool.flush(client)
         assert busy.value.code is ErrorCode.SPOOL_LOCKED
         assert busy.value.details["holder_pid"] == holder.pid
+        assert "wait for the other flush to finish" in busy.value.hint
         assert len(spool.read().entries) == 2
     finally:
         holder.communicate(b"", timeout=30)
@@ -379,3 +433,128 @@ def test_flush_of_a_spool_that_was_never_written(tmp_path: Path, client: LedgerC
     assert not spool.path.exists()
     assert spool.status().entries == 0
     assert not (tmp_path / "nothing" / ENTRIES_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        StateContention(ErrorCode.DATA_DIR_LOCKED, "data directory busy", hint="wait"),
+        StateContention(ErrorCode.SPOOL_LOCKED, "a spool is busy", hint="wait"),
+    ],
+    ids=["DATA_DIR_LOCKED", "SPOOL_LOCKED"],
+)
+def test_a_lock_held_elsewhere_stops_the_flush_and_keeps_every_entry(
+    tmp_path: Path, refusal: StateContention
+) -> None:
+    # state_contention, like a conflict, but about a lock held for now, not the entry:
+    # dead-lettering on it would throw good entries away for good.
+    spool, events = spool_with(tmp_path, 3)
+    before = spool.entries_path.read_bytes()
+    with (
+        refusing_ledger(refusal) as address,
+        LedgerClient(address, retry=FAST) as busy,
+        pytest.raises(StateContention) as stopped,
+    ):
+        spool.flush(busy, batch_size=2)
+    assert stopped.value.code is refusal.code
+    assert (stopped.value.details["delivered"], stopped.value.details["remaining"]) == (0, 3)
+    assert spool.entries_path.read_bytes() == before
+    assert spool.dead_letters() == []
+    assert not spool.dead_letter_path.exists()
+    with (
+        DaemonProcess(tmp_path / "served") as daemon,
+        LedgerClient(daemon.address) as up,
+    ):
+        assert spool.flush(up).delivered == 3
+        assert all(logged_ids(up)[event.event_id] == 1 for event in events)
+
+
+def test_a_conflict_with_the_log_is_still_dead_lettered(
+    tmp_path: Path, client: LedgerClient
+) -> None:
+    stored = run_event(7)
+    client.append(stored)
+    # The same run under a new event id: not a duplicate, a second record of one run.
+    reused_run = Event.from_envelope(
+        msgspec.structs.replace(sample_run(7, notes="recorded twice"), event_id="run-7-again")
+    )
+    spool = Spool(tmp_path / "spool")
+    spool.append(reused_run)
+    spool.append(run_event(8))
+    report = spool.flush(client)
+    assert [(d.event_id, d.error_code) for d in report.dead_lettered] == [
+        ("run-7-again", "RUN_ALREADY_RECORDED")
+    ]
+    assert (report.delivered, report.remaining) == (1, 0)
+
+
+def test_an_unwritable_flush_lock_is_a_classified_failure(tmp_path: Path) -> None:
+    spool, _ = spool_with(tmp_path, 1)
+    # A FIFO can be opened and flocked, but not truncated or written at an offset:
+    # a real file that fails exactly where the flusher records its pid.
+    os.mkfifo(spool.path / FLUSH_LOCK_FILE, 0o600)
+    with (
+        LedgerClient(f"127.0.0.1:{free_port()}", retry=FAST) as never_called,
+        pytest.raises(IoFailure) as failed,
+    ):
+        spool.flush(never_called)
+    assert failed.value.code is ErrorCode.FILE_WRITE_FAILED
+    assert FLUSH_LOCK_FILE in failed.value.message
+    assert len(spool.read().entries) == 1
+
+
+def test_a_hand_edit_during_a_flush_leaves_the_spool_alone(
+    tmp_path: Path, client: LedgerClient
+) -> None:
+    spool, events = spool_with(tmp_path, 3)
+
+    def edit(_report: FlushReport) -> None:
+        data = bytearray(spool.entries_path.read_bytes())
+        data[-1] ^= 0x01  # in place: same file, same size, a different last frame
+        with spool.entries_path.open("r+b") as raw:
+            raw.write(bytes(data))
+
+    with pytest.raises(IoFailure) as changed:
+        spool.flush(client, batch_size=1, on_batch=edit)
+    assert changed.value.code is ErrorCode.FILE_WRITE_FAILED
+    assert "changed during the flush" in changed.value.message
+    # Untouched (the delivered entries replay as duplicates), and no temp file is left.
+    assert len(spool.read().entries) == 2
+    assert sorted(p.name for p in spool.path.iterdir()) == sorted(
+        ["append.lock", "flush.lock", ENTRIES_FILE]
+    )
+    assert logged_ids(client)[events[0].event_id] == 1
+
+
+def test_a_spool_rewritten_with_its_own_bytes_during_a_flush_is_compacted(
+    tmp_path: Path, client: LedgerClient
+) -> None:
+    spool, _ = spool_with(tmp_path, 2)
+    stray = run_event(60)
+
+    def replace(report: FlushReport) -> None:
+        if report.delivered != 1:
+            return
+        # Same bytes under a new inode, as an editor's save-by-rename leaves it, plus
+        # one frame that was never appended through the lock.
+        data = spool.entries_path.read_bytes() + encode_frame(stray.to_json())
+        (spool.path / "edited").write_bytes(data)
+        os.replace(spool.path / "edited", spool.entries_path)
+
+    report = spool.flush(client, batch_size=1, on_batch=replace)
+    # The replacement kept the snapshot's bytes, so the compaction may go ahead: the
+    # frame added by the "editor" is carried over like any append.
+    assert (report.delivered, report.remaining) == (2, 1)
+    assert [e.event for e in spool.read().entries] == [stray]
+
+
+def test_compaction_removes_a_crashed_compactions_temp_file(
+    tmp_path: Path, client: LedgerClient
+) -> None:
+    spool, _ = spool_with(tmp_path, 2)
+    stale = spool.path / f".{ENTRIES_FILE}.abc123.tmp"
+    stale.write_bytes(b"half a compaction")
+    assert spool.flush(client).delivered == 2
+    assert not stale.exists()
+    assert spool.entries_path.read_bytes() == b""
+    assert stat.S_IMODE(spool.entries_path.stat().st_mode) == 0o600
