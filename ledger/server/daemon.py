@@ -11,7 +11,6 @@ closed; then the process exits 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -99,9 +98,6 @@ class HealthStatus(health_pb2_grpc.HealthServicer):
         self._status: dict[str, int] = {}
         self._changed = asyncio.Event()
         self._shutting_down = False
-        # Watch streams not yet told NOT_SERVING; shutdown waits (briefly) for them.
-        self._untold: set[object] = set()
-        self._all_told = asyncio.Event()
 
     def _notify(self) -> None:
         self._changed.set()
@@ -112,23 +108,12 @@ class HealthStatus(health_pb2_grpc.HealthServicer):
             self._status[service] = status
             self._notify()
 
-    async def enter_graceful_shutdown(self, timeout_s: float = 1.0) -> None:
-        """Every service NOT_SERVING for good; returns once every Watch stream was told.
-
-        Waiting matters: stopping the server at once could cut a watcher off
-        before its NOT_SERVING was written, leaving it to guess why it ended.
-        """
+    def enter_graceful_shutdown(self) -> None:
+        """Every service NOT_SERVING for good; each Watch stream is told at once."""
         self._shutting_down = True
         for service in self._status:
             self._status[service] = health_pb2.HealthCheckResponse.NOT_SERVING
         self._notify()
-        self._check_all_told()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._all_told.wait(), timeout_s)
-
-    def _check_all_told(self) -> None:
-        if self._shutting_down and not self._untold:
-            self._all_told.set()
 
     async def Check(
         self, request: health_pb2.HealthCheckRequest, context: _HealthContext
@@ -140,29 +125,21 @@ class HealthStatus(health_pb2_grpc.HealthServicer):
 
     async def Watch(self, request: health_pb2.HealthCheckRequest, context: _HealthContext) -> None:
         last: int | None = None
-        token = object()
-        self._untold.add(token)
-        try:
-            while True:
-                changed = self._changed
-                status = self._status.get(
-                    request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
-                )
-                if status != last:
-                    await context.write(health_pb2.HealthCheckResponse(status=status))
-                    last = status
-                    continue  # the status may have changed while the write waited
-                if self._shutting_down:
-                    self._untold.discard(token)
-                    self._check_all_told()
-                    # Stay open until the server cuts the stream (a moment after the
-                    # finite calls end): ending it here, at once, could lose the
-                    # NOT_SERVING just written when the process exits right after.
-                    await asyncio.Event().wait()
-                await changed.wait()
-        finally:
-            self._untold.discard(token)
-            self._check_all_told()
+        while True:
+            changed = self._changed
+            status = self._status.get(
+                request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+            )
+            if status != last:
+                await context.write(health_pb2.HealthCheckResponse(status=status))
+                last = status
+                continue  # the status may have changed while the write waited
+            if self._shutting_down:
+                # Stay open until the server cuts the stream (a moment after the
+                # finite calls end): ending it here, at once, could lose the
+                # NOT_SERVING just written when the process exits right after.
+                await asyncio.Event().wait()
+            await changed.wait()
 
 
 _Req = TypeVar("_Req")
@@ -350,9 +327,7 @@ class Daemon:
             )
             await self._stop_requested.wait()
             _log.info("stopping: refusing new calls, finishing in-flight appends")
-            await health_servicer.enter_graceful_shutdown(
-                timeout_s=min(config.shutdown_grace_s, 5.0)
-            )
+            health_servicer.enter_graceful_shutdown()
             stopping.set()
             await stop_server(server, finite_calls, config.shutdown_grace_s)
             stopped_cleanly = True
