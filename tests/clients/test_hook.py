@@ -11,12 +11,8 @@ import os
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
-import grpc
 import msgspec
 import pytest
 
@@ -29,13 +25,11 @@ from ledger.errors import (
     ErrorCode,
     InvalidInput,
     IoFailure,
-    LedgerError,
     NetworkTransient,
     StateContention,
 )
 from ledger.model import RunRecordV1, decode_leaf
-from ledger.v1 import ledger_pb2 as pb
-from ledger.wire.status import DETAILS_KEY, status_code_for, status_details, wire_message
+from refusing_ledger import refusing_ledger
 
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.01, overall_deadline_s=2.0)
 EMPTY_SHA = hashlib.sha256(b"").hexdigest()
@@ -312,41 +306,6 @@ def test_a_record_that_can_be_kept_nowhere_is_not_dropped_silently(tmp_path: Pat
     assert nowhere.value.code is ErrorCode.FILE_WRITE_FAILED
     assert "SERVER_UNAVAILABLE" in nowhere.value.message
     assert nowhere.value.details["ledger_error_code"] == "SERVER_UNAVAILABLE"
-
-
-@contextmanager
-def refusing_ledger(error: LedgerError) -> Iterator[str]:
-    """A gRPC server on a real port whose every Append fails with `error`, as ledgerd sends it.
-
-    The real daemon cannot be made to answer DATA_DIR_LOCKED (it holds its directory
-    from start to stop), so this stands in for it, encoding the refusal with the
-    daemon's own status code, message and details trailer (ledger/server/service.py).
-    (tests/clients/test_spool.py has the same helper; test modules cannot import each other.)
-    """
-
-    def append(_request: pb.AppendRequest, context: grpc.ServicerContext) -> pb.AppendResponse:
-        context.set_trailing_metadata(((DETAILS_KEY, status_details(error)),))
-        context.abort(status_code_for(error), wire_message(error))
-        raise AssertionError("abort returns only by raising")
-
-    handler = grpc.method_handlers_generic_handler(
-        "ledger.v1.Ledger",
-        {
-            "Append": grpc.unary_unary_rpc_method_handler(
-                append,
-                request_deserializer=pb.AppendRequest.FromString,
-                response_serializer=pb.AppendResponse.SerializeToString,
-            )
-        },
-    )
-    server = grpc.server(ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop(0)
 
 
 def test_a_busy_ledger_is_not_usable_now_so_the_record_is_spooled(tmp_path: Path) -> None:

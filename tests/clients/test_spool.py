@@ -15,12 +15,8 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
-import grpc
 import msgspec
 import pytest
 
@@ -47,8 +43,7 @@ from ledger.errors import (
     StateContention,
 )
 from ledger.samples import sample_run
-from ledger.v1 import ledger_pb2 as pb
-from ledger.wire.status import DETAILS_KEY, status_code_for, status_details, wire_message
+from refusing_ledger import refusing_ledger
 
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.01, overall_deadline_s=2.0)
 
@@ -67,40 +62,6 @@ def spool_with(tmp_path: Path, count: int, first: int = 1) -> tuple[Spool, list[
     for event in events:
         spool.append(event)
     return spool, events
-
-
-@contextmanager
-def refusing_ledger(error: LedgerError) -> Iterator[str]:
-    """A gRPC server on a real port whose every Append fails with `error`, as ledgerd sends it.
-
-    The real daemon cannot be made to answer DATA_DIR_LOCKED (it holds its directory
-    from start to stop), so this stands in for it, encoding the refusal with the
-    daemon's own status code, message and details trailer (ledger/server/service.py).
-    """
-
-    def append(_request: pb.AppendRequest, context: grpc.ServicerContext) -> pb.AppendResponse:
-        context.set_trailing_metadata(((DETAILS_KEY, status_details(error)),))
-        context.abort(status_code_for(error), wire_message(error))
-        raise AssertionError("abort returns only by raising")
-
-    handler = grpc.method_handlers_generic_handler(
-        "ledger.v1.Ledger",
-        {
-            "Append": grpc.unary_unary_rpc_method_handler(
-                append,
-                request_deserializer=pb.AppendRequest.FromString,
-                response_serializer=pb.AppendResponse.SerializeToString,
-            )
-        },
-    )
-    server = grpc.server(ThreadPoolExecutor(max_workers=2))
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.stop(0)
 
 
 # --- frames ---------------------------------------------------------------------------
