@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -39,6 +39,25 @@ class _JsonEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 _JSON_ENVELOPE = msgspec.json.Decoder(_JsonEnvelope)
+
+
+class _EnvelopeHead(Protocol):
+    """The envelope members an Envelope, a proto Event and a spooled envelope all have."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def schema_version(self) -> str: ...
+    @property
+    def occurred_at(self) -> str: ...
+    @property
+    def producer(self) -> str: ...
+    @property
+    def correlation_id(self) -> str | None: ...
 
 
 def new_event_id() -> str:
@@ -115,31 +134,29 @@ class Event:
         )
 
     @classmethod
-    def from_envelope(cls, envelope: Envelope, *, expected_version: int | None = None) -> Event:
+    def _from_head(
+        cls, head: _EnvelopeHead, data_json: str, expected_version: int | None = None
+    ) -> Event:
         return cls(
-            event_id=envelope.event_id,
-            stream=envelope.stream,
-            type=envelope.type,
-            schema_version=envelope.schema_version,
-            occurred_at=envelope.occurred_at,
-            producer=envelope.producer,
-            data_json=_data_json(envelope.data),
-            correlation_id=envelope.correlation_id,
+            event_id=head.event_id,
+            stream=head.stream,
+            type=head.type,
+            schema_version=head.schema_version,
+            occurred_at=head.occurred_at,
+            producer=head.producer,
+            data_json=data_json,
+            # A proto says "none" with an empty string.
+            correlation_id=head.correlation_id or None,
             expected_version=expected_version,
         )
 
     @classmethod
+    def from_envelope(cls, envelope: Envelope, *, expected_version: int | None = None) -> Event:
+        return cls._from_head(envelope, _data_json(envelope.data), expected_version)
+
+    @classmethod
     def from_proto(cls, event: pb.Event) -> Event:
-        return cls(
-            event_id=event.event_id,
-            stream=event.stream,
-            type=event.type,
-            schema_version=event.schema_version,
-            occurred_at=event.occurred_at,
-            producer=event.producer,
-            data_json=event.data_json,
-            correlation_id=event.correlation_id or None,
-        )
+        return cls._from_head(event, event.data_json)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Event:
@@ -170,16 +187,7 @@ class Event:
                 hint="the envelope's `data` must be one JSON object",
                 details={"field": "$.data"},
             )
-        return cls(
-            event_id=head.event_id,
-            stream=head.stream,
-            type=head.type,
-            schema_version=head.schema_version,
-            occurred_at=head.occurred_at,
-            producer=head.producer,
-            data_json=data_json,
-            correlation_id=head.correlation_id,
-        )
+        return cls._from_head(head, data_json)
 
     @property
     def data(self) -> dict[str, Any]:
