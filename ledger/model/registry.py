@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.model.daemon import LedgerStartedV1
 from ledger.model.finding import FindingV1
+from ledger.model.gate_records import CommandExecutedV1, GateEvaluatedV1, PatchInspectedV1
+from ledger.model.lifecycle import FindingResolvedV1
 from ledger.model.payload import Payload
 from ledger.model.run_record import RunRecordV1
+from ledger.model.source import (
+    SourceCheckedV1,
+    SourceRegisteredV1,
+    SuppressionAddedV1,
+    SuppressionLiftedV1,
+)
+from ledger.model.waiver import WaiverGrantedV1, WaiverRevokedV1
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,17 @@ _SCHEMAS: Mapping[tuple[str, str], PayloadSchema] = {
         ),
         PayloadSchema("finding.reported", "1.0", FindingV1),
         PayloadSchema("ledger.started", "1.0", LedgerStartedV1),
+        # The lifecycle events: specs/lifecycle-events.md.
+        PayloadSchema("finding.resolved", "1.0", FindingResolvedV1),
+        PayloadSchema("waiver.granted", "1.0", WaiverGrantedV1),
+        PayloadSchema("waiver.revoked", "1.0", WaiverRevokedV1),
+        PayloadSchema("source.registered", "1.0", SourceRegisteredV1),
+        PayloadSchema("source.checked", "1.0", SourceCheckedV1),
+        PayloadSchema("suppression.added", "1.0", SuppressionAddedV1),
+        PayloadSchema("suppression.lifted", "1.0", SuppressionLiftedV1),
+        PayloadSchema("command.executed", "1.0", CommandExecutedV1),
+        PayloadSchema("patch.inspected", "1.0", PatchInspectedV1),
+        PayloadSchema("gate.evaluated", "1.0", GateEvaluatedV1),
     )
 }
 

@@ -20,7 +20,6 @@ from ledger.clock import Clock, SystemClock, format_utc
 from ledger.errors import ErrorCode, InvalidInput, IoFailure, LedgerError, StateContention
 from ledger.model import PreparedEvent, prepare_event
 from ledger.store._batch import BatchWriter
-from ledger.store._gate import TxnGate
 from ledger.store._layout import DB_NAMES, FORMAT, storage_error
 from ledger.store.lock import WriterLock
 from ledger.store.snapshot import LogSnapshot, decoded_event
@@ -32,6 +31,7 @@ from ledger.store.types import (
     StoredEvent,
     StoredLeaf,
 )
+from ledger.txn_gate import TxnGate
 
 #: The initial map: address space only; the file grows as it is used.
 DEFAULT_MAP_SIZE = 16 << 30
