@@ -1,0 +1,350 @@
+"""The projection engine: folds the log into every projection, exactly once, in seq order.
+
+Projections live in their own LMDB environment, `<data dir>/projections`, one
+sub-database each, beside a `positions` database. A chunk of events is folded
+and written together with the new positions in one write transaction, so a
+crash at any moment leaves each projection's state matching its position: on
+restart it resumes from there, and no event is ever folded twice or skipped.
+
+Only the holder of the data directory's writer lock (the daemon, or an offline
+`ledgerctl` command) opens the engine, so there is one writer, as with the log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import lmdb
+import msgspec
+
+from ledger.errors import ErrorCode, InvalidInput, IoFailure
+from ledger.projections.base import Projection
+from ledger.projections.facts import Fact, read_fact
+from ledger.projections.runs import RunsProjection
+from ledger.projections.sources import SourcesProjection
+from ledger.projections.state import (
+    LmdbState,
+    MemoryState,
+    StateReader,
+    WriteBuffer,
+    state_digest,
+)
+from ledger.projections.subjects import SubjectsProjection
+from ledger.store import LmdbEventLog
+from ledger.txn_gate import TxnGate
+
+_POSITIONS = b"positions"
+#: Events folded per write transaction while catching up.
+CHUNK = 4096
+_INITIAL_MAP = 1 << 30
+
+
+def default_projections() -> tuple[Projection, ...]:
+    return (SubjectsProjection(), SourcesProjection(), RunsProjection())
+
+
+class _Position(msgspec.Struct, frozen=True, array_like=True):
+    next_seq: int
+    version: int
+
+
+_POSITION_CODEC = msgspec.msgpack.Decoder(_Position)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """Where a projection stands against the log, and a digest of its whole state."""
+
+    name: str
+    version: int
+    position: int
+    log_size: int
+    digest: str
+    rows: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.log_size - self.position, 0)
+
+
+@dataclass(frozen=True)
+class ProjectionView:
+    """A projection's state as of `position` (the number of log events folded into it)."""
+
+    name: str
+    position: int
+    state: StateReader
+
+
+def unknown_projection(name: str, known: Sequence[str]) -> InvalidInput:
+    return InvalidInput(
+        ErrorCode.INVALID_ARGUMENT,
+        f"no projection named {name!r}",
+        hint=f"known projections: {', '.join(known)}",
+        details={"projection": name},
+    )
+
+
+def _storage_error(exc: lmdb.Error, doing: str) -> IoFailure:
+    return IoFailure(
+        ErrorCode.STORAGE_FAILURE,
+        f"LMDB failed while {doing} the projections: {exc}",
+        hint="check disk space and permissions; projections can always be rebuilt from the log",
+    )
+
+
+class ProjectionEngine:
+    """Keeps projections caught up with one log and answers reads of their state.
+
+    Thread-safe: folding (catch-up, rebuild) is serialised; views and replays
+    run concurrently with it.
+    """
+
+    def __init__(
+        self,
+        log: LmdbEventLog,
+        projections: Sequence[Projection] | None = None,
+        *,
+        directory: Path | None = None,
+    ) -> None:
+        self._log = log
+        self._projections = {p.name: p for p in projections or default_projections()}
+        self.directory = directory or log.data_dir / "projections"
+        self._gate = TxnGate()
+        self._fold_lock = threading.Lock()
+        self._closed = False
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._env = lmdb.open(
+                str(self.directory),
+                map_size=_INITIAL_MAP,
+                max_dbs=len(self._projections) + 1,
+                max_readers=1024,
+                # Each commit is written before the next; the meta page is not
+                # synced, so power loss can lose the last fold, never mix two.
+                sync=True,
+                metasync=False,
+            )
+            self._dbs = {
+                name: self._env.open_db(name.encode(), create=True) for name in self._projections
+            }
+            self._positions_db = self._env.open_db(_POSITIONS, create=True)
+        except OSError as exc:
+            raise IoFailure(
+                ErrorCode.STORAGE_FAILURE,
+                f"cannot open the projections in {self.directory}: {exc.strerror or exc}",
+                hint="check the data directory's permissions",
+            ) from None
+        except lmdb.Error as exc:
+            raise _storage_error(exc, "opening") from None
+        stale = [
+            name
+            for name, position in self._read_positions().items()
+            if position.version != self._projections[name].version
+        ]
+        if stale:
+            self._reset(stale)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._projections)
+
+    def close(self) -> None:
+        with self._fold_lock, self._gate.exclusive():
+            if not self._closed:
+                self._closed = True
+                self._env.close()
+
+    def __enter__(self) -> ProjectionEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Positions ---------------------------------------------------------------------------
+
+    def _read_positions(self) -> dict[str, _Position]:
+        with self._read_txn() as txn:
+            return {name: self._position_in(txn, name) for name in self._projections}
+
+    def _position_in(self, txn: lmdb.Transaction, name: str) -> _Position:
+        raw = txn.get(name.encode(), db=self._positions_db)
+        if raw is None:
+            return _Position(0, self._projections[name].version)
+        return _POSITION_CODEC.decode(bytes(raw))
+
+    def positions(self) -> dict[str, int]:
+        """How many log events each projection has folded."""
+        return {name: p.next_seq for name, p in self._read_positions().items()}
+
+    def _check_name(self, name: str) -> Projection:
+        projection = self._projections.get(name)
+        if projection is None:
+            raise unknown_projection(name, self.names)
+        return projection
+
+    # Folding -----------------------------------------------------------------------------
+
+    def catch_up(self, *, stop: Callable[[], bool] | None = None) -> dict[str, int]:
+        """Fold every event the log holds now into every projection; returns the positions.
+
+        Works in chunks, each committed on its own, so `stop` (checked between
+        chunks) can end a long catch-up early without losing what was done.
+        """
+        with self._fold_lock:
+            while True:
+                positions = self._read_positions()
+                start = min(p.next_seq for p in positions.values())
+                end = min(self._log.size(), start + CHUNK)
+                if start >= end or (stop is not None and stop()):
+                    return {name: p.next_seq for name, p in positions.items()}
+                self._fold_chunk(positions, start, end)
+
+    def _fold_chunk(self, positions: dict[str, _Position], start: int, end: int) -> None:
+        facts = self._facts(start, end)
+        for _ in range(8):
+            try:
+                with self._gate.shared(), self._env.begin(write=True) as txn:
+                    self._fold_into(txn, positions, facts, end)
+                return
+            except lmdb.MapFullError:
+                pass  # aborted; grow the map outside the transaction and fold the chunk again
+            except lmdb.Error as exc:
+                raise _storage_error(exc, "writing") from None
+            self._grow()
+        raise IoFailure(
+            ErrorCode.STORAGE_FAILURE,
+            "the projections map kept filling up while folding one chunk",
+            hint="check free disk space",
+        )
+
+    def _facts(self, start: int, end: int) -> list[Fact]:
+        wanted = frozenset().union(*(p.event_types for p in self._projections.values()))
+        facts: list[Fact] = []
+        for stored in self._log.leaves(start, end):
+            fact = read_fact(stored.seq, stored.leaf_bytes)
+            if fact.type in wanted:
+                facts.append(fact)
+        return facts
+
+    def _fold_into(
+        self,
+        txn: lmdb.Transaction,
+        positions: dict[str, _Position],
+        facts: Sequence[Fact],
+        end: int,
+    ) -> None:
+        for name, projection in self._projections.items():
+            begin = positions[name].next_seq
+            if begin >= end:
+                continue
+            db = self._dbs[name]
+            buffer = WriteBuffer(LmdbState(txn, db))
+            types = projection.event_types
+            apply = projection.apply
+            for fact in facts:
+                if fact.seq >= begin and fact.type in types:
+                    apply(fact, buffer)
+            buffer.flush(txn, db)
+            position = _Position(end, projection.version)
+            txn.put(name.encode(), _ENCODER.encode(position), db=self._positions_db)
+
+    def _grow(self) -> None:
+        with self._gate.exclusive():
+            try:
+                self._env.set_mapsize(self._env.info()["map_size"] * 2)
+            except lmdb.Error as exc:
+                raise _storage_error(exc, "growing") from None
+
+    def _reset(self, names: Sequence[str]) -> None:
+        """Empty the named projections and set them back to seq 0, in one transaction."""
+        with self._gate.shared(), self._env.begin(write=True) as txn:
+            for name in names:
+                txn.drop(self._dbs[name], delete=False)
+                position = _Position(0, self._projections[name].version)
+                txn.put(name.encode(), _ENCODER.encode(position), db=self._positions_db)
+
+    def rebuild(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Fold the named projections (default: all) again from seq 0; returns the positions."""
+        chosen = list(names) if names else self.names
+        for name in chosen:
+            self._check_name(name)
+        with self._fold_lock:
+            self._reset(chosen)
+        return self.catch_up()
+
+    # Reading -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _read_txn(self) -> Iterator[lmdb.Transaction]:
+        with self._gate.shared():
+            if self._closed:
+                raise InvalidInput(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "the projections are closed",
+                    hint="open the data directory again",
+                )
+            try:
+                txn = self._env.begin(write=False)
+            except lmdb.Error as exc:
+                raise _storage_error(exc, "reading") from None
+            try:
+                yield txn
+            finally:
+                txn.abort()
+
+    @contextmanager
+    def view(self, name: str) -> Iterator[ProjectionView]:
+        """The stored state of one projection, consistent with the position it reports."""
+        self._check_name(name)
+        with self._read_txn() as txn:
+            position = self._position_in(txn, name).next_seq
+            yield ProjectionView(name, position, LmdbState(txn, self._dbs[name]))
+
+    def replay(self, name: str, through_seq: int) -> ProjectionView:
+        """The state as it was once seq `through_seq` was folded: a fold, in memory, from 0.
+
+        Uses the very fold that built the stored state, so a replay to the
+        stored position gives the same rows (and digest) as the stored state.
+        """
+        projection = self._check_name(name)
+        size = self._log.size()
+        if not 0 <= through_seq < size:
+            raise InvalidInput(
+                ErrorCode.INVALID_ARGUMENT,
+                f"as_of seq {through_seq} is not in the log (size {size})",
+                hint=f"pass a seq from 0 to {size - 1}" if size else "the log is empty",
+                details={"as_of": through_seq, "log_size": size},
+            )
+        state = MemoryState()
+        types = projection.event_types
+        for stored in self._log.leaves(0, through_seq + 1):
+            fact = read_fact(stored.seq, stored.leaf_bytes)
+            if fact.type in types:
+                projection.apply(fact, state)
+        return ProjectionView(name, through_seq + 1, state)
+
+    def status(self) -> list[ProjectionStatus]:
+        """Position, lag and state digest of every projection."""
+        size = self._log.size()
+        found = []
+        with self._read_txn() as txn:
+            for name, projection in self._projections.items():
+                state = LmdbState(txn, self._dbs[name])
+                rows = txn.stat(self._dbs[name])["entries"]
+                found.append(
+                    ProjectionStatus(
+                        name=name,
+                        version=projection.version,
+                        position=self._position_in(txn, name).next_seq,
+                        log_size=size,
+                        digest=state_digest(state),
+                        rows=int(rows),
+                    )
+                )
+        return found

@@ -1,0 +1,158 @@
+"""Projection state: ordered byte-keyed tables that projections fold events into.
+
+A projection reads and writes its state only through these small interfaces,
+so the same fold runs against LMDB (the live, incremental state) and against
+memory (a replay up to a past seq, for `as_of` queries), and the same queries
+read both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Protocol
+
+import lmdb
+
+#: Separates the parts of a key. Labels, identifiers and text lines never contain it.
+_SEP = "\x1f"
+#: Marks a part replaced by its digest; it can never start a real part.
+_HASHED = "\x1e"
+# LMDB keys are at most 511 bytes; any part longer than this is stored by digest.
+_MAX_PART_BYTES = 160
+DIGEST_DOMAIN = b"ledgerd-projection-state/1\n"
+
+
+def state_key(table: str, *parts: str) -> bytes:
+    """The key of a row: its table and parts, each part short enough for LMDB."""
+    return _SEP.join((table, *(_part(part) for part in parts))).encode("utf-8")
+
+
+def table_prefix(table: str, *parts: str) -> bytes:
+    """The prefix shared by every key in `table` (under `parts`), for scans."""
+    return state_key(table, *parts) + _SEP.encode()
+
+
+def seq_part(seq: int) -> str:
+    """A seq as a key part that sorts numerically."""
+    return f"{seq:016x}"
+
+
+def _part(text: str) -> str:
+    if len(text) <= _MAX_PART_BYTES // 4 or len(text.encode("utf-8")) <= _MAX_PART_BYTES:
+        return text
+    return _HASHED + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class StateReader(Protocol):
+    """Read access to one projection's table."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Rows whose key starts with `prefix`, in key order."""
+        ...
+
+    def rows(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every row, in key order."""
+        ...
+
+
+class StateWriter(Protocol):
+    """What a fold may do to its state: point reads and writes, nothing else."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def put(self, key: bytes, value: bytes) -> None: ...
+
+    def delete(self, key: bytes) -> None: ...
+
+
+class MemoryState:
+    """A table in memory: the target of `as_of` replays, readable like the stored one."""
+
+    def __init__(self) -> None:
+        self._rows: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._rows.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._rows[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._rows.pop(key, None)
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        for key in sorted(k for k in self._rows if k.startswith(prefix)):
+            yield key, self._rows[key]
+
+    def rows(self) -> Iterator[tuple[bytes, bytes]]:
+        return self.scan(b"")
+
+
+class LmdbState:
+    """One projection's LMDB sub-database, read through a transaction."""
+
+    def __init__(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
+        self._txn = txn
+        self._db = db
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self._txn.get(key, db=self._db)
+        return bytes(value) if value is not None else None
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        cursor = self._txn.cursor(db=self._db)
+        if not cursor.set_range(prefix):
+            return
+        for key, value in cursor:
+            found = bytes(key)
+            if not found.startswith(prefix):
+                return
+            yield found, bytes(value)
+
+    def rows(self) -> Iterator[tuple[bytes, bytes]]:
+        return self.scan(b"")
+
+
+class WriteBuffer:
+    """Collects a chunk's writes over the stored state, then writes each key once.
+
+    A fold touches the same few rows (a subject, a source) over and over; keeping
+    them here until the chunk commits turns thousands of LMDB writes into one
+    per row.
+    """
+
+    def __init__(self, base: StateReader) -> None:
+        self._base = base
+        self._pending: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self._pending:
+            return self._pending[key]
+        return self._base.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._pending[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._pending[key] = None
+
+    def flush(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
+        """Write the pending rows into `txn`, in key order (kind to LMDB's B-tree)."""
+        for key in sorted(self._pending):
+            value = self._pending[key]
+            if value is None:
+                txn.delete(key, db=db)
+            else:
+                txn.put(key, value, db=db)
+        self._pending.clear()
+
+
+def state_digest(state: StateReader) -> str:
+    """SHA-256 over every row in key order: equal digests mean equal states."""
+    digest = hashlib.sha256(DIGEST_DOMAIN)
+    for key, value in state.rows():
+        digest.update(len(key).to_bytes(4, "big") + key + len(value).to_bytes(8, "big") + value)
+    return digest.hexdigest()
