@@ -1,28 +1,25 @@
 """The `ledger.v1.Ledger` service: each method a thin translation onto the event log.
 
-Requests are deserialized here rather than by grpc, so that bytes that are not
-the method's message get a classified INVALID_REQUEST instead of a bare
-INTERNAL status. Every LedgerError leaves as a status with ErrorInfo details
-(`ledger.wire.status`); anything else is logged and reported as INTERNAL.
+Request parsing and error reporting are shared with the other services
+(`ledger.server.handlers`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
+from typing import Any
 
 import grpc
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
-from google.protobuf.message import DecodeError, Message
 
 from ledger.checkpoint import Checkpoint, SignerKey
-from ledger.errors import ErrorCode, InternalFailure, InvalidInput, LedgerError, NetworkTransient
+from ledger.errors import ErrorCode, InvalidInput, LedgerError, NetworkTransient
 from ledger.model import prepare_json
 from ledger.server.committer import GroupCommitter
 from ledger.server.config import DaemonConfig
+from ledger.server.handlers import Context, streaming_handler, unary_handler
 from ledger.store import AppendRequest, LmdbEventLog, StoredLeaf
 from ledger.v1 import ledger_pb2 as pb
 from ledger.wire.convert import (
@@ -34,10 +31,8 @@ from ledger.wire.convert import (
     log_entry,
     serve_leaf,
 )
-from ledger.wire.status import DETAILS_KEY, status_code_for, status_details, wire_message
 
 SERVICE_NAME = "ledger.v1.Ledger"
-_log = logging.getLogger("ledgerd")
 
 #: A streamed message takes no more entries once it would pass this many bytes (or
 #: entries); a single larger entry goes alone, up to `max_message_bytes`.
@@ -56,86 +51,6 @@ _EXACT_SIZE_ABOVE = 64 << 10
 RESERVED_TYPE = "ledger.started"
 RESERVED_STREAM = "ledgerd"
 RESERVED_ID_PREFIX = "ledger.started:"
-
-Req = TypeVar("Req", bound=Message)
-Resp = TypeVar("Resp", bound=Message)
-Context = grpc.aio.ServicerContext[Any, Any]
-
-
-class _Undecodable:
-    """What a request that failed to parse becomes, so the handler can classify it."""
-
-    def __init__(self, message_type: type[Message], reason: str) -> None:
-        self.message_type = message_type
-        self.reason = reason
-
-
-def _deserializer(message_type: type[Req]) -> Callable[[bytes], Req | _Undecodable]:
-    def parse(data: bytes) -> Req | _Undecodable:
-        try:
-            return message_type.FromString(data)
-        except (DecodeError, ValueError, RuntimeError) as exc:
-            return _Undecodable(message_type, str(exc) or type(exc).__name__)
-
-    return parse
-
-
-def _request(received: Req | _Undecodable) -> Req:
-    if isinstance(received, _Undecodable):
-        raise InvalidInput(
-            ErrorCode.INVALID_REQUEST,
-            f"the request is not a valid {received.message_type.DESCRIPTOR.full_name}: "
-            f"{received.reason}",
-            hint="send the message the method takes (proto/ledger/v1/ledger.proto)",
-        )
-    return received
-
-
-async def _abort(context: Context, error: LedgerError) -> None:
-    await context.abort(
-        status_code_for(error),
-        wire_message(error),
-        trailing_metadata=((DETAILS_KEY, status_details(error)),),
-    )
-
-
-def _unexpected(method: str, exc: Exception) -> InternalFailure:
-    _log.exception("unexpected failure in %s", method)
-    return InternalFailure(
-        ErrorCode.INTERNAL,
-        f"{method} failed unexpectedly: {type(exc).__name__}",
-        hint="this is a bug in ledgerd; the daemon log has the trace",
-    )
-
-
-UnaryHandler = Callable[[Req | _Undecodable, Context], Awaitable[Resp | None]]
-StreamHandler = Callable[[Req | _Undecodable, Context], AsyncIterator[Resp]]
-
-
-def _unary(method: Callable[[Req, Context], Awaitable[Resp]]) -> UnaryHandler[Req, Resp]:
-    async def handle(received: Req | _Undecodable, context: Context) -> Resp | None:
-        try:
-            return await method(_request(received), context)
-        except LedgerError as error:
-            await _abort(context, error)
-        except Exception as exc:  # every failure is reported, and logged here
-            await _abort(context, _unexpected(method.__name__, exc))
-        return None
-
-    return handle
-
-
-def _streaming(method: Callable[[Req, Context], AsyncIterator[Resp]]) -> StreamHandler[Req, Resp]:
-    async def handle(received: Req | _Undecodable, context: Context) -> AsyncIterator[Resp]:
-        try:
-            async for response in method(_request(received), context):
-                yield response
-        except LedgerError as error:
-            await _abort(context, error)
-        except Exception as exc:  # every failure is reported, and logged here
-            await _abort(context, _unexpected(method.__name__, exc))
-
-    return handle
 
 
 def _framed_size(served: ServedLeaf) -> int:
@@ -427,42 +342,22 @@ class LedgerService:
         return consistency_to_proto(self._log.consistency_proof(request.first_size, second))
 
     def generic_handler(self) -> grpc.GenericRpcHandler:
-        def unary(
-            method: Callable[[Req, Context], Awaitable[Resp]], request: type[Req]
-        ) -> grpc.RpcMethodHandler[Any, Any]:
-            return grpc.unary_unary_rpc_method_handler(
-                _unary(method),
-                request_deserializer=_deserializer(request),
-                response_serializer=_serialize,
-            )
-
-        def streaming(
-            method: Callable[[Req, Context], AsyncIterator[Resp]], request: type[Req]
-        ) -> grpc.RpcMethodHandler[Any, Any]:
-            return grpc.unary_stream_rpc_method_handler(
-                _streaming(method),
-                request_deserializer=_deserializer(request),
-                response_serializer=_serialize,
-            )
-
         return grpc.method_handlers_generic_handler(
             SERVICE_NAME,
             {
-                "Append": unary(self.Append, pb.AppendRequest),
-                "Read": streaming(self.Read, pb.ReadRequest),
-                "Subscribe": streaming(self.Subscribe, pb.SubscribeRequest),
-                "GetEvent": unary(self.GetEvent, pb.GetEventRequest),
-                "GetCheckpoint": unary(self.GetCheckpoint, pb.GetCheckpointRequest),
-                "GetInclusionProof": unary(self.GetInclusionProof, pb.GetInclusionProofRequest),
-                "GetConsistencyProof": unary(
+                "Append": unary_handler(self.Append, pb.AppendRequest),
+                "Read": streaming_handler(self.Read, pb.ReadRequest),
+                "Subscribe": streaming_handler(self.Subscribe, pb.SubscribeRequest),
+                "GetEvent": unary_handler(self.GetEvent, pb.GetEventRequest),
+                "GetCheckpoint": unary_handler(self.GetCheckpoint, pb.GetCheckpointRequest),
+                "GetInclusionProof": unary_handler(
+                    self.GetInclusionProof, pb.GetInclusionProofRequest
+                ),
+                "GetConsistencyProof": unary_handler(
                     self.GetConsistencyProof, pb.GetConsistencyProofRequest
                 ),
             },
         )
-
-
-def _serialize(message: Message) -> bytes:
-    return message.SerializeToString()
 
 
 async def _first(*waits: Awaitable[Any]) -> None:
