@@ -34,6 +34,7 @@ from clients._calls import (
     rpc_error,
 )
 from clients.event import Event
+from clients.projections import ProjectionsClient
 from clients.retry import RetryPolicy
 from ledger.store import AppendOutcome, AppendResult, ConsistencyProof, InclusionProof
 from ledger.v1 import ledger_pb2 as pb
@@ -52,6 +53,8 @@ class LedgerClient:
         self.target = resolve_target(target)
         self.retry = retry or RetryPolicy()
         self._channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+        #: Verdicts, findings, health, runs, replays and history (`clients.projections`).
+        self.projections = ProjectionsClient(self._call)
 
     def close(self) -> None:
         self._channel.close()

@@ -69,3 +69,23 @@ def clock_from_env(environ: Mapping[str, str] | None = None) -> Clock:
             hint="write the instant, from year 1000 on, as e.g. 2026-01-01T00:00:00Z",
         )
     return FixedClock(instant)
+
+
+def parse_instant(value: str, field: str) -> datetime:
+    """An ISO 8601 instant with a timezone (e.g. `2026-03-01T12:00:00Z`), as UTC.
+
+    For times a caller passes in, such as a query's evaluation time; a time
+    without a timezone is refused rather than guessed.
+    """
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{field} {value!r} is not an ISO 8601 time with a timezone",
+            hint="write it as e.g. 2026-03-01T12:00:00Z",
+            details={"field": field},
+        )
+    return instant.astimezone(UTC)

@@ -86,6 +86,9 @@ class ErrorCode(StrEnum):
     CONSISTENCY_PROOF_INVALID = "CONSISTENCY_PROOF_INVALID"
     CHECKPOINT_ROLLBACK = "CHECKPOINT_ROLLBACK"
     SERVED_EVENT_MISMATCH = "SERVED_EVENT_MISMATCH"
+    REPLAY_INPUT_DRIFT = "REPLAY_INPUT_DRIFT"
+    # policy_blocked
+    SOURCE_HEALTH_BLOCKED = "SOURCE_HEALTH_BLOCKED"
     # state_contention
     EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
     WRONG_EXPECTED_VERSION = "WRONG_EXPECTED_VERSION"
@@ -99,6 +102,7 @@ class ErrorCode(StrEnum):
     # network_transient
     SERVER_UNAVAILABLE = "SERVER_UNAVAILABLE"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    PROJECTION_BEHIND = "PROJECTION_BEHIND"
     # network_permanent
     PROTOCOL_ERROR = "PROTOCOL_ERROR"
     # internal_failure
@@ -142,8 +146,10 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
             ErrorCode.CONSISTENCY_PROOF_INVALID,
             ErrorCode.CHECKPOINT_ROLLBACK,
             ErrorCode.SERVED_EVENT_MISMATCH,
+            ErrorCode.REPLAY_INPUT_DRIFT,
         )
     },
+    ErrorCode.SOURCE_HEALTH_BLOCKED: Category.POLICY_BLOCKED,
     **{
         code: Category.STATE_CONTENTION
         for code in (
@@ -164,6 +170,7 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
     },
     ErrorCode.SERVER_UNAVAILABLE: Category.NETWORK_TRANSIENT,
     ErrorCode.DEADLINE_EXCEEDED: Category.NETWORK_TRANSIENT,
+    ErrorCode.PROJECTION_BEHIND: Category.NETWORK_TRANSIENT,
     ErrorCode.PROTOCOL_ERROR: Category.NETWORK_PERMANENT,
     ErrorCode.INTERNAL: Category.INTERNAL_FAILURE,
 }

@@ -8,6 +8,7 @@ time it used, which the caller passes in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -39,6 +40,23 @@ from ledger.store import LmdbEventLog
 SEVERITIES = ("P0", "P1", "P2", "P3")
 HEALTH_STATUSES = ("healthy", "degraded", "stale", "failing", "never_seen")
 MAX_LIMIT = 10_000
+
+
+# What no subject, source, run id, agent or stream contains: a query naming one is a typo.
+_NOT_A_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MAX_NAME = 2048
+
+
+def check_name(value: str, field: str) -> str:
+    """A name a query looks up: non-empty, one line, of bounded length."""
+    if not value or len(value) > _MAX_NAME or _NOT_A_NAME.search(value):
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{field} must be 1..{_MAX_NAME} characters of one line of text",
+            hint=f"pass the {field} exactly as the events name it",
+            details={"field": field},
+        )
+    return value
 
 
 def _not_found(what: str, hint: str) -> InvalidInput:
@@ -85,6 +103,7 @@ class ProjectionQueries:
 
     def verdict(self, subject: str, *, at: datetime, as_of: int | None = None) -> Json:
         """The verdict on one subject, explained (specs/verdicts.md)."""
+        check_name(subject, "subject")
         with self._view(subjects_table.NAME, as_of) as view:
             state = subjects_table.subject_state(view.state, subject)
             head = position_json(view.position, as_of, format_utc(at))
@@ -100,6 +119,8 @@ class ProjectionQueries:
         severities: Sequence[str] = (),
     ) -> Json:
         """Findings, with their status at `at`, across subjects or for one."""
+        if subject is not None:
+            check_name(subject, "subject")
         _check_choices("status", statuses, FINDING_STATUSES)
         _check_choices("severity", severities, SEVERITIES)
         with self._view(subjects_table.NAME, as_of) as view:
@@ -128,6 +149,8 @@ class ProjectionQueries:
 
     def health(self, *, at: datetime, as_of: int | None = None, source: str | None = None) -> Json:
         """Every source's health at `at` (or one source's), and what would block `--strict`."""
+        if source is not None:
+            check_name(source, "source")
         with self._view(sources_table.NAME, as_of) as view:
             if source is not None:
                 row = sources_table.source_row(view.state, source)
@@ -163,6 +186,7 @@ class ProjectionQueries:
 
     def suppressions(self, source: str, *, at: datetime, as_of: int | None = None) -> Json:
         """A source's suppression history, each entry with what it means at `at`."""
+        check_name(source, "source")
         with self._view(sources_table.NAME, as_of) as view:
             history = sources_table.suppression_history(view.state, source)
             known = sources_table.source_row(view.state, source) is not None
@@ -199,6 +223,8 @@ class ProjectionQueries:
     ) -> Json:
         """Run records newest first, filtered and paged by seq."""
         _check_limit(limit)
+        if agent is not None:
+            check_name(agent, "agent")
         if status is not None:
             _check_choices("status", [status], ("SUCCESS", "PARTIAL", "FAILED", "SKIPPED"))
         with self._engine.view(runs_table.NAME) as view:
@@ -213,14 +239,20 @@ class ProjectionQueries:
         }
 
     def run(self, run_id: str) -> Json:
-        """One run: its row, its full record from the log, and its provenance."""
+        """One run's row, as `runs` lists it."""
         with self._engine.view(runs_table.NAME) as view:
-            row = runs_table.run_row(view.state, run_id)
-            if row is None:
-                raise _not_found(
-                    f"run {run_id!r} in the projection at position {view.position}",
-                    "check the run id with `ledgerctl runs`, or pass --min-seq if it is new",
-                )
+            row = _run_row(view, run_id)
+            head = position_json(view.position, None, None)
+        return {**head, "run": run_json(row)}
+
+    def replay(self, run_id: str) -> Json:
+        """What a replay of a run checks: its full record from the log, and its provenance.
+
+        The workspace comparison happens where the workspace is
+        (`ledger.projections.replay.replay_report`).
+        """
+        with self._engine.view(runs_table.NAME) as view:
+            row = _run_row(view, run_id)
             provenance = runs_table.provenance(view.state, row)
             head = position_json(view.position, None, None)
         stored = self._log.get(row.seq)
@@ -255,6 +287,7 @@ class ProjectionQueries:
         as_of: int | None = None,
     ) -> Json:
         """A stream's events in version order: seq, times, type and producer."""
+        check_name(stream, "stream")
         _check_limit(limit)
         if from_version < 1:
             raise InvalidInput(
@@ -290,3 +323,14 @@ class ProjectionQueries:
             "events": events,
             "next_version": next_version,
         }
+
+
+def _run_row(view: ProjectionView, run_id: str) -> runs_table.RunRow:
+    check_name(run_id, "run_id")
+    row = runs_table.run_row(view.state, run_id)
+    if row is None:
+        raise _not_found(
+            f"run {run_id!r} in the projection at position {view.position}",
+            "check the run id with `ledgerctl runs`, or pass --min-seq if it is new",
+        )
+    return row

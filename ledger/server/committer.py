@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -63,8 +63,15 @@ class LogWatch:
 class GroupCommitter:
     """Queues batches from many calls and commits them together (see module docstring)."""
 
-    def __init__(self, log: LmdbEventLog, *, max_events: int) -> None:
+    def __init__(
+        self,
+        log: LmdbEventLog,
+        *,
+        max_events: int,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._log = log
+        self._on_commit = on_commit
         self._max_events = max_events
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
@@ -144,6 +151,8 @@ class GroupCommitter:
                         if not pending.future.done():
                             pending.future.set_exception(_fresh(failure))
                     continue
+                if self._on_commit is not None:
+                    self._on_commit()
                 for pending, outcome in zip(taken, outcomes, strict=True):
                     if isinstance(outcome, AppendOutcome):
                         self.watch.advance(outcome.tree_size)

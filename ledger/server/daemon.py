@@ -1,5 +1,8 @@
 """Run the daemon: open the log, record the start, serve gRPC until told to stop.
 
+The projections are folded on their own thread (`Projector`), woken by every
+group commit, and served by the Projections service beside the Ledger service.
+
 Shutdown on SIGTERM or SIGINT: health turns NOT_SERVING (and health watches
 end), subscriptions end with a retryable status telling each subscriber where
 to resume, new calls are refused, in-flight appends (and reads) get up to
@@ -28,8 +31,12 @@ from ledger.checkpoint import SignerKey
 from ledger.clock import Clock, format_utc
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.model import Envelope, LedgerStartedV1
+from ledger.projections import ProjectionEngine, ProjectionQueries
 from ledger.server.committer import GroupCommitter
 from ledger.server.config import DaemonConfig
+from ledger.server.projection_service import SERVICE_NAME as PROJECTIONS_SERVICE_NAME
+from ledger.server.projection_service import ProjectionsService
+from ledger.server.projector import Projector
 from ledger.server.service import (
     RESERVED_ID_PREFIX,
     RESERVED_STREAM,
@@ -281,8 +288,13 @@ class Daemon:
         if log.recovered_stale_lock_from is not None:
             _log.warning("took over the lock of pid %d, which died", log.recovered_stale_lock_from)
         signer = load_or_create_signer(config)
-        committer = GroupCommitter(log, max_events=config.group_commit_max_events)
+        engine = ProjectionEngine(log)
+        projector = Projector(engine)
+        committer = GroupCommitter(
+            log, max_events=config.group_commit_max_events, on_commit=projector.poke
+        )
         committer.start()
+        projector.start()
         stopping = asyncio.Event()
         server: grpc.aio.Server | None = None
         stopped_cleanly = False
@@ -298,11 +310,22 @@ class Daemon:
                 ],
             )
             service = LedgerService(log, committer, signer, config, stopping)
-            server.add_generic_rpc_handlers((service.generic_handler(),))
+            projections = ProjectionsService(
+                ProjectionQueries(engine, log), projector, committer.watch, self._clock
+            )
+            server.add_generic_rpc_handlers(
+                (service.generic_handler(), projections.generic_handler())
+            )
             health_servicer = HealthStatus()
             health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
             reflection.enable_server_reflection(
-                (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+                (
+                    SERVICE_NAME,
+                    PROJECTIONS_SERVICE_NAME,
+                    health.SERVICE_NAME,
+                    reflection.SERVICE_NAME,
+                ),
+                server,
             )
             address = _bind(server, config.listen)
             # Recorded once the address is ours (a start that cannot bind records
@@ -311,7 +334,7 @@ class Daemon:
                 [AppendRequest(started_event(config, signer, log.size(), self._clock))]
             )
             await server.start()
-            for name in ("", SERVICE_NAME):
+            for name in ("", SERVICE_NAME, PROJECTIONS_SERVICE_NAME):
                 health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
             _log.info("serving %s on %s (origin %s)", config.data_dir, address, signer.name)
             announce(
@@ -337,6 +360,8 @@ class Daemon:
                 # closed stdout): stop serving before the log under it is closed.
                 await server.stop(0)
             await committer.close()
+            await projector.stop()
+            engine.close()
 
 
 def announce_on_stdout(record: dict[str, object]) -> None:

@@ -89,6 +89,7 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
     names = {service.name for service in response.list_services_response.service}
     assert names == {
         "ledger.v1.Ledger",
+        "ledger.v1.Projections",
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
     }
