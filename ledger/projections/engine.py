@@ -239,18 +239,25 @@ class ProjectionEngine:
         facts: Sequence[Fact],
         end: int,
     ) -> None:
-        for name, projection in self._projections.items():
-            begin = positions[name].next_seq
-            if begin >= end:
-                continue
-            db = self._dbs[name]
-            buffer = WriteBuffer(LmdbState(txn, db))
-            types = projection.event_types
-            apply = projection.apply
-            for fact in facts:
-                if fact.seq >= begin and fact.type in types:
+        folding = [
+            (name, projection, WriteBuffer(LmdbState(txn, self._dbs[name])))
+            for name, projection in self._projections.items()
+            if positions[name].next_seq < end
+        ]
+        # Fact by fact, each into every projection that folds its type: a payload
+        # several projections read is then decoded once (`PayloadReader`).
+        by_type: dict[str, list[tuple[int, Callable[[Fact, WriteBuffer], None], WriteBuffer]]] = {}
+        for name, projection, buffer in folding:
+            for event_type in projection.event_types:
+                by_type.setdefault(event_type, []).append(
+                    (positions[name].next_seq, projection.apply, buffer)
+                )
+        for fact in facts:
+            for begin, apply, buffer in by_type.get(fact.type, ()):
+                if fact.seq >= begin:
                     apply(fact, buffer)
-            buffer.flush(txn, db)
+        for name, projection, buffer in folding:
+            buffer.flush(txn, self._dbs[name])
             position = _Position(end, projection.version)
             txn.put(name.encode(), _ENCODER.encode(position), db=self._positions_db)
 

@@ -50,12 +50,19 @@ class PayloadReader(Generic[_View]):
 
     def __init__(self, view: type[_View]) -> None:
         self._decoder: msgspec.json.Decoder[_View] = msgspec.json.Decoder(view)
+        # Projections fold each fact in turn, so the last one read is the one asked again.
+        self._last: tuple[Fact, _View] | None = None
 
     def read(self, fact: Fact) -> _View:
+        last = self._last
+        if last is not None and last[0] is fact:
+            return last[1]
         try:
-            return self._decoder.decode(fact.data)
+            view = self._decoder.decode(fact.data)
         except (msgspec.MsgspecError, RecursionError) as exc:
             raise _unreadable(fact.seq, f"its {fact.type} data: {exc}") from None
+        self._last = (fact, view)
+        return view
 
 
 def _unreadable(seq: int, why: str) -> VerificationFailed:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import msgspec
 
+from ledger.projections import payload_views as views
 from ledger.projections._rows import RowCodec
-from ledger.projections.facts import Fact, PayloadReader
+from ledger.projections.facts import Fact
 from ledger.projections.state import StateReader, StateWriter, seq_part, state_key, table_prefix
 
 NAME = "runs"
@@ -49,25 +50,7 @@ class RunRow(msgspec.Struct, frozen=True, array_like=True, gc=False):
     output_refs: tuple[str, ...]
 
 
-class _Recorded(msgspec.Struct, frozen=True, gc=False):
-    run_id: str
-    agent_name: str
-    run_status: str
-    status_before: str
-    status_after: str
-    started_at: str
-    ended_at: str
-    mode: str
-    exit_code: int
-    config_fingerprint: str
-    git_head: str | None
-    input_refs: list[str]
-    output_refs: list[str]
-    heal_reason: str | None = None
-
-
 RUNS = RowCodec(RunRow)
-_RECORDED = PayloadReader(_Recorded)
 
 
 class RunsProjection:
@@ -78,7 +61,7 @@ class RunsProjection:
     event_types = frozenset({"run.recorded"})
 
     def apply(self, fact: Fact, state: StateWriter) -> None:
-        data = _RECORDED.read(fact)
+        data = views.RECORDED.read(fact)
         row = RunRow(
             run_id=data.run_id,
             seq=fact.seq,
@@ -101,7 +84,7 @@ class RunsProjection:
         )
         at = seq_part(fact.seq)
         run_id = data.run_id.encode("ascii")
-        state.put(state_key(_RUN, data.run_id), RUNS.encode(row))
+        state.put_row(state_key(_RUN, data.run_id), row, RUNS)
         state.put(state_key(_TIMELINE, at), run_id)
         state.put(state_key(_BY_AGENT, data.agent_name, at), run_id)
         for ref in dict.fromkeys(data.output_refs):

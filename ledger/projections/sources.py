@@ -14,8 +14,9 @@ from datetime import datetime
 import msgspec
 
 from ledger.clock import format_utc
+from ledger.projections import payload_views as views
 from ledger.projections._rows import RowCodec
-from ledger.projections.facts import Fact, PayloadReader
+from ledger.projections.facts import Fact
 from ledger.projections.state import StateReader, StateWriter, seq_part, state_key, table_prefix
 
 NAME = "health"
@@ -71,44 +72,8 @@ class SuppressionRow(_Row, frozen=True):
     producer: str
 
 
-class _Registered(msgspec.Struct, frozen=True, gc=False):
-    source_id: str
-    tier: str
-    expected_interval_s: int
-    failure_budget: float
-    description: str = ""
-
-
-class _Checked(msgspec.Struct, frozen=True, gc=False):
-    source_id: str
-    ok: bool
-    latency_ms: int
-    error_code: str | None
-
-
-class _Suppression(msgspec.Struct, frozen=True, gc=False):
-    suppression_id: str
-    target: str
-    reason: str
-    owner: str
-    expiry: str | None = None
-
-
-class _RunOutcome(msgspec.Struct, frozen=True, gc=False):
-    run_status: str
-
-
-class _ProbeOutcome(msgspec.Struct, frozen=True, gc=False):
-    status: str
-
-
 SOURCES = RowCodec(SourceRow)
 SUPPRESSIONS = RowCodec(SuppressionRow)
-_REGISTERED = PayloadReader(_Registered)
-_CHECKED = PayloadReader(_Checked)
-_SUPPRESSED = PayloadReader(_Suppression)
-_RUN = PayloadReader(_RunOutcome)
-_PROBE = PayloadReader(_ProbeOutcome)
 
 
 def _new_source(source_id: str) -> SourceRow:
@@ -135,8 +100,17 @@ def observed_at(fact: Fact) -> str:
     Capped by `recorded_at` so that a producer's clock running ahead cannot keep
     its source fresh; normalised to six fractional digits so times compare as text.
     """
-    occurred = format_utc(datetime.fromisoformat(fact.occurred_at))
-    return min(occurred, fact.recorded_at)
+    return min(normalised_time(fact.occurred_at), fact.recorded_at)
+
+
+def normalised_time(value: str) -> str:
+    """A stored `UtcTime` (`...:SS[.f{1,6}]Z`) with exactly six fractional digits."""
+    # The log only holds times matching the UtcTime pattern, so padding is exact.
+    if len(value) == 20:
+        return value[:-1] + ".000000Z"
+    if len(value) < 27 and value[19] == ".":
+        return value[:-1].ljust(26, "0") + "Z"
+    return format_utc(datetime.fromisoformat(value))
 
 
 class SourcesProjection:
@@ -154,20 +128,20 @@ class SourcesProjection:
     def apply(self, fact: Fact, state: StateWriter) -> None:
         kind = fact.type
         if kind == "source.checked":
-            checked = _CHECKED.read(fact)
+            checked = views.CHECKED.read(fact)
             _observe(
                 state, checked.source_id, fact, checked.ok, checked.error_code, checked.latency_ms
             )
         elif kind == "source.registered":
-            _register(state, fact, _REGISTERED.read(fact))
+            _register(state, fact, views.REGISTERED.read(fact))
         elif kind in ("suppression.added", "suppression.lifted"):
-            _suppress(state, fact, _SUPPRESSED.read(fact))
+            _suppress(state, fact, views.SUPPRESSION.read(fact))
         elif kind == "run.recorded":
-            failed = _RUN.read(fact).run_status == "FAILED"
+            failed = views.RECORDED.read(fact).run_status == "FAILED"
             _observe(state, fact.producer, fact, not failed, "RUN_FAILED" if failed else None, None)
         elif kind == "command.executed":
             # A probe that could not run is the lane failing; a failing check is not.
-            broken = _PROBE.read(fact).status == "error"
+            broken = views.EXECUTED.read(fact).status == "error"
             _observe(
                 state, fact.producer, fact, not broken, "PROBE_ERROR" if broken else None, None
             )
@@ -177,8 +151,7 @@ class SourcesProjection:
 
 def _load(state: StateWriter, source_id: str) -> tuple[bytes, SourceRow]:
     key = state_key(_SOURCE, source_id)
-    raw = state.get(key)
-    return key, SOURCES.decode(raw) if raw is not None else _new_source(source_id)
+    return key, state.get_row(key, SOURCES) or _new_source(source_id)
 
 
 def _observe(
@@ -206,14 +179,14 @@ def _observe(
         failure_count=row.failure_count + (0 if ok else 1),
         window=(row.window + ("1" if ok else "0"))[-WINDOW:],
     )
-    state.put(key, SOURCES.encode(updated))
+    state.put_row(key, updated, SOURCES)
 
 
 def _later(current: str | None, at: str) -> str:
     return at if current is None else max(current, at)
 
 
-def _register(state: StateWriter, fact: Fact, data: _Registered) -> None:
+def _register(state: StateWriter, fact: Fact, data: views.Registered) -> None:
     key, row = _load(state, data.source_id)
     registration = Registration(
         seq=fact.seq,
@@ -222,10 +195,10 @@ def _register(state: StateWriter, fact: Fact, data: _Registered) -> None:
         failure_budget=float(data.failure_budget),
         description=data.description,
     )
-    state.put(key, SOURCES.encode(msgspec.structs.replace(row, registration=registration)))
+    state.put_row(key, msgspec.structs.replace(row, registration=registration), SOURCES)
 
 
-def _suppress(state: StateWriter, fact: Fact, data: _Suppression) -> None:
+def _suppress(state: StateWriter, fact: Fact, data: views.Suppression) -> None:
     row = SuppressionRow(
         seq=fact.seq,
         action="added" if fact.type == "suppression.added" else "lifted",
@@ -238,9 +211,9 @@ def _suppress(state: StateWriter, fact: Fact, data: _Suppression) -> None:
     )
     state.put(state_key(_SUPPRESSION, data.target, seq_part(fact.seq)), SUPPRESSIONS.encode(row))
     # A suppression names a source the health view must list even if it never reported.
-    key, source = _load(state, data.target)
-    if state.get(key) is None:
-        state.put(key, SOURCES.encode(source))
+    key = state_key(_SOURCE, data.target)
+    if state.get_row(key, SOURCES) is None:
+        state.put_row(key, _new_source(data.target), SOURCES)
 
 
 # Reading ----------------------------------------------------------------------------------

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import lmdb
+import msgspec
+
+from ledger.projections._rows import RowCodec
+
+_Row = TypeVar("_Row", bound=msgspec.Struct)
 
 #: Separates the parts of a key. Labels, identifiers and text lines never contain it.
 _SEP = "\x1f"
@@ -20,12 +25,18 @@ _SEP = "\x1f"
 _HASHED = "\x1e"
 # LMDB keys are at most 511 bytes; any part longer than this is stored by digest.
 _MAX_PART_BYTES = 160
+# A part of at most this many characters is surely at most _MAX_PART_BYTES in UTF-8.
+_SHORT_PART = _MAX_PART_BYTES // 4
 DIGEST_DOMAIN = b"ledgerd-projection-state/1\n"
 
 
 def state_key(table: str, *parts: str) -> bytes:
     """The key of a row: its table and parts, each part short enough for LMDB."""
-    return _SEP.join((table, *(_part(part) for part in parts))).encode("utf-8")
+    # Folds build keys for every event: the common case (short parts) is one join.
+    for part in parts:
+        if len(part) > _SHORT_PART:
+            return _SEP.join((table, *(_part(p) for p in parts))).encode("utf-8")
+    return _SEP.join((table, *parts)).encode("utf-8")
 
 
 def table_prefix(table: str, *parts: str) -> bytes:
@@ -39,7 +50,7 @@ def seq_part(seq: int) -> str:
 
 
 def _part(text: str) -> str:
-    if len(text) <= _MAX_PART_BYTES // 4 or len(text.encode("utf-8")) <= _MAX_PART_BYTES:
+    if len(text) <= _SHORT_PART or len(text.encode("utf-8")) <= _MAX_PART_BYTES:
         return text
     return _HASHED + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -59,13 +70,21 @@ class StateReader(Protocol):
 
 
 class StateWriter(Protocol):
-    """What a fold may do to its state: point reads and writes, nothing else."""
+    """What a fold may do to its state: point reads and writes, nothing else.
+
+    Rows are read and written either as bytes or as structs through their
+    codec; a key is always used one way.
+    """
 
     def get(self, key: bytes) -> bytes | None: ...
 
     def put(self, key: bytes, value: bytes) -> None: ...
 
     def delete(self, key: bytes) -> None: ...
+
+    def get_row(self, key: bytes, codec: RowCodec[_Row]) -> _Row | None: ...
+
+    def put_row(self, key: bytes, row: _Row, codec: RowCodec[_Row]) -> None: ...
 
 
 class MemoryState:
@@ -82,6 +101,13 @@ class MemoryState:
 
     def delete(self, key: bytes) -> None:
         self._rows.pop(key, None)
+
+    def get_row(self, key: bytes, codec: RowCodec[_Row]) -> _Row | None:
+        raw = self._rows.get(key)
+        return codec.decode(raw) if raw is not None else None
+
+    def put_row(self, key: bytes, row: _Row, codec: RowCodec[_Row]) -> None:
+        self._rows[key] = codec.encode(row)
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         for key in sorted(k for k in self._rows if k.startswith(prefix)):
@@ -116,31 +142,59 @@ class LmdbState:
         return self.scan(b"")
 
 
+_MISSING = object()
+
+
 class WriteBuffer:
     """Collects a chunk's writes over the stored state, then writes each key once.
 
     A fold touches the same few rows (a subject, a source) over and over; keeping
-    them here until the chunk commits turns thousands of LMDB writes into one
-    per row.
+    them here, decoded, until the chunk commits turns thousands of LMDB writes
+    and row encodings into one per row.
     """
 
     def __init__(self, base: StateReader) -> None:
         self._base = base
         self._pending: dict[bytes, bytes | None] = {}
+        #: Rows decoded or written as structs in this chunk (None: known absent).
+        self._rows: dict[bytes, Any] = {}
+        #: The codec of each row written as a struct, to encode it at flush.
+        self._codecs: dict[bytes, RowCodec[Any]] = {}
 
     def get(self, key: bytes) -> bytes | None:
+        codec = self._codecs.get(key)
+        if codec is not None:
+            return codec.encode(self._rows[key])
         if key in self._pending:
             return self._pending[key]
         return self._base.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
         self._pending[key] = value
+        self._rows.pop(key, None)
+        self._codecs.pop(key, None)
 
     def delete(self, key: bytes) -> None:
         self._pending[key] = None
+        self._rows[key] = None
+        self._codecs.pop(key, None)
+
+    def get_row(self, key: bytes, codec: RowCodec[_Row]) -> _Row | None:
+        row = self._rows.get(key, _MISSING)
+        if row is _MISSING:
+            raw = self.get(key)
+            row = codec.decode(raw) if raw is not None else None
+            self._rows[key] = row
+        return cast("_Row | None", row)
+
+    def put_row(self, key: bytes, row: _Row, codec: RowCodec[_Row]) -> None:
+        self._rows[key] = row
+        self._codecs[key] = codec
 
     def flush(self, txn: lmdb.Transaction, db: lmdb._Database) -> None:
         """Write the pending rows into `txn`, in key order (kind to LMDB's B-tree)."""
+        for key, codec in self._codecs.items():
+            self._pending[key] = codec.encode(self._rows[key])
         for key in sorted(self._pending):
             value = self._pending[key]
             if value is None:
@@ -148,6 +202,8 @@ class WriteBuffer:
             else:
                 txn.put(key, value, db=db)
         self._pending.clear()
+        self._rows.clear()
+        self._codecs.clear()
 
 
 def state_digest(state: StateReader) -> str:

@@ -12,8 +12,9 @@ from typing import Literal
 
 import msgspec
 
+from ledger.projections import payload_views as views
 from ledger.projections._rows import RowCodec
-from ledger.projections.facts import Fact, PayloadReader
+from ledger.projections.facts import Fact
 from ledger.projections.state import StateReader, StateWriter, state_key, table_prefix
 
 NAME = "verdicts"
@@ -132,90 +133,6 @@ class GateRow(_Row, frozen=True):
 class SubjectRow(_Row, frozen=True):
     subject: str
     first_seq: int
-    last_seq: int
-
-
-# Views of the payloads: only the members the fold reads (the log validated them all).
-
-
-class _Reported(msgspec.Struct, frozen=True, gc=False):
-    finding_id: str
-    subject: str
-    severity: str
-    evidence: str
-    category: str
-    file: str
-    line: int | None
-    what: str
-    why: str
-    when: str
-    proposed_fix: str
-    rule_id: str
-    stage: str
-    run_id: str
-
-
-class _Resolved(msgspec.Struct, frozen=True, gc=False):
-    finding_id: str
-    resolution: str
-    resolved_by: str
-    note: str = ""
-
-
-class _Granted(msgspec.Struct, frozen=True, gc=False):
-    waiver_id: str
-    finding_id: str
-    risk: str
-    owner: str
-    justification: str
-    mitigation: str
-    expiry: str
-
-
-class _Revoked(msgspec.Struct, frozen=True, gc=False):
-    waiver_id: str
-    finding_id: str
-    reason: str
-    revoked_by: str
-
-
-class _Edit(msgspec.Struct, frozen=True, gc=False):
-    type: str
-    severity: str
-    file: str
-    line: int | None
-    evidence: str
-
-
-class _Inspected(msgspec.Struct, frozen=True, gc=False):
-    subject: str
-    verdict: str
-    automated: bool
-    diff_sha256: str
-    edits: list[_Edit]
-    summary: str
-
-
-class _Executed(msgspec.Struct, frozen=True, gc=False):
-    subject: str
-    probe: str
-    command: str
-    status: str
-    exit_code: int | None
-    duration_ms: int
-    stdout_stderr_summary: str
-
-
-class _Evaluated(msgspec.Struct, frozen=True, gc=False):
-    subject: str
-    production_readiness: str
-    correctness: str
-    isolation: str
-    blast_radius: str
-    required_fixes_before_merge: list[str]
-    evaluated_at: str
-    strict: bool
-    passed: bool
 
 
 FINDINGS = RowCodec(FindingRow)
@@ -224,14 +141,6 @@ PATCHES = RowCodec(PatchRow)
 PROBES = RowCodec(ProbeRow)
 GATES = RowCodec(GateRow)
 SUBJECTS = RowCodec(SubjectRow)
-
-_REPORTED = PayloadReader(_Reported)
-_RESOLVED = PayloadReader(_Resolved)
-_GRANTED = PayloadReader(_Granted)
-_REVOKED = PayloadReader(_Revoked)
-_INSPECTED = PayloadReader(_Inspected)
-_EXECUTED = PayloadReader(_Executed)
-_EVALUATED = PayloadReader(_Evaluated)
 
 
 class SubjectsProjection:
@@ -254,36 +163,34 @@ class SubjectsProjection:
     def apply(self, fact: Fact, state: StateWriter) -> None:
         kind = fact.type
         if kind == "finding.reported":
-            _report(fact, _REPORTED.read(fact), state)
+            _report(fact, views.REPORTED.read(fact), state)
         elif kind == "finding.resolved":
-            _resolve(fact, _RESOLVED.read(fact), state)
+            _resolve(fact, views.RESOLVED.read(fact), state)
         elif kind == "waiver.granted":
-            _grant(fact, _GRANTED.read(fact), state)
+            _grant(fact, views.GRANTED.read(fact), state)
         elif kind == "waiver.revoked":
-            _revoke(fact, _REVOKED.read(fact), state)
+            _revoke(fact, views.REVOKED.read(fact), state)
         elif kind == "patch.inspected":
-            _inspect(fact, _INSPECTED.read(fact), state)
+            _inspect(fact, views.INSPECTED.read(fact), state)
         elif kind == "command.executed":
-            _execute(fact, _EXECUTED.read(fact), state)
+            _execute(fact, views.EXECUTED.read(fact), state)
         elif kind == "gate.evaluated":
-            _evaluate(fact, _EVALUATED.read(fact), state)
+            _evaluate(fact, views.EVALUATED.read(fact), state)
 
 
 def _touch(subject: str, seq: int, state: StateWriter) -> None:
     key = state_key(_SUBJECT, subject)
-    raw = state.get(key)
-    first = SUBJECTS.decode(raw).first_seq if raw is not None else seq
-    state.put(key, SUBJECTS.encode(SubjectRow(subject=subject, first_seq=first, last_seq=seq)))
+    if state.get_row(key, SUBJECTS) is None:
+        state.put_row(key, SubjectRow(subject=subject, first_seq=seq), SUBJECTS)
 
 
-def _report(fact: Fact, data: _Reported, state: StateWriter) -> None:
+def _report(fact: Fact, data: views.Reported, state: StateWriter) -> None:
     key = state_key(_FINDING, data.finding_id)
-    raw = state.get(key)
-    old = FINDINGS.decode(raw) if raw is not None else None
+    old = state.get_row(key, FINDINGS)
     if old is not None and old.subject != data.subject:
         # A finding id names one finding, under the subject of its first report.
         conflicts = (*old.conflicting_seqs, fact.seq)
-        state.put(key, FINDINGS.encode(msgspec.structs.replace(old, conflicting_seqs=conflicts)))
+        state.put_row(key, msgspec.structs.replace(old, conflicting_seqs=conflicts), FINDINGS)
         return
     row = FindingRow(
         finding_id=data.finding_id,
@@ -309,23 +216,21 @@ def _report(fact: Fact, data: _Reported, state: StateWriter) -> None:
         resolution=None,
         conflicting_seqs=old.conflicting_seqs if old else (),
     )
-    state.put(key, FINDINGS.encode(row))
+    state.put_row(key, row, FINDINGS)
     state.put(state_key(_BY_SUBJECT, data.subject, data.finding_id), b"")
     _touch(data.subject, fact.seq, state)
 
 
-def _resolve(fact: Fact, data: _Resolved, state: StateWriter) -> None:
+def _resolve(fact: Fact, data: views.Resolved, state: StateWriter) -> None:
     key = state_key(_FINDING, data.finding_id)
-    raw = state.get(key)
-    if raw is None:
+    old = state.get_row(key, FINDINGS)
+    if old is None:
         return  # nothing reported yet to resolve; a later report opens it
-    old = FINDINGS.decode(raw)
     resolution = Resolution(fact.seq, data.resolution, data.resolved_by, data.note)
-    state.put(key, FINDINGS.encode(msgspec.structs.replace(old, resolution=resolution)))
-    _touch(old.subject, fact.seq, state)
+    state.put_row(key, msgspec.structs.replace(old, resolution=resolution), FINDINGS)
 
 
-def _grant(fact: Fact, data: _Granted, state: StateWriter) -> None:
+def _grant(fact: Fact, data: views.Granted, state: StateWriter) -> None:
     row = WaiverRow(
         waiver_id=data.waiver_id,
         finding_id=data.finding_id,
@@ -337,27 +242,19 @@ def _grant(fact: Fact, data: _Granted, state: StateWriter) -> None:
         granted_seq=fact.seq,
         revocation=None,
     )
-    state.put(state_key(_WAIVER, data.finding_id, data.waiver_id), WAIVERS.encode(row))
-    finding = state.get(state_key(_FINDING, data.finding_id))
-    if finding is not None:
-        _touch(FINDINGS.decode(finding).subject, fact.seq, state)
+    state.put_row(state_key(_WAIVER, data.finding_id, data.waiver_id), row, WAIVERS)
 
 
-def _revoke(fact: Fact, data: _Revoked, state: StateWriter) -> None:
+def _revoke(fact: Fact, data: views.Revoked, state: StateWriter) -> None:
     key = state_key(_WAIVER, data.finding_id, data.waiver_id)
-    raw = state.get(key)
-    if raw is None:
+    waiver = state.get_row(key, WAIVERS)
+    if waiver is None:
         return  # no such waiver on that finding: nothing to revoke
     revocation = Revocation(fact.seq, data.reason, data.revoked_by)
-    state.put(
-        key, WAIVERS.encode(msgspec.structs.replace(WAIVERS.decode(raw), revocation=revocation))
-    )
-    finding = state.get(state_key(_FINDING, data.finding_id))
-    if finding is not None:
-        _touch(FINDINGS.decode(finding).subject, fact.seq, state)
+    state.put_row(key, msgspec.structs.replace(waiver, revocation=revocation), WAIVERS)
 
 
-def _inspect(fact: Fact, data: _Inspected, state: StateWriter) -> None:
+def _inspect(fact: Fact, data: views.Inspected, state: StateWriter) -> None:
     row = PatchRow(
         seq=fact.seq,
         event_id=fact.event_id,
@@ -368,11 +265,11 @@ def _inspect(fact: Fact, data: _Inspected, state: StateWriter) -> None:
         edits=tuple(EditRow(e.type, e.severity, e.file, e.line, e.evidence) for e in data.edits),
         summary=data.summary,
     )
-    state.put(state_key(_PATCH, data.subject), PATCHES.encode(row))
+    state.put_row(state_key(_PATCH, data.subject), row, PATCHES)
     _touch(data.subject, fact.seq, state)
 
 
-def _execute(fact: Fact, data: _Executed, state: StateWriter) -> None:
+def _execute(fact: Fact, data: views.Executed, state: StateWriter) -> None:
     row = ProbeRow(
         seq=fact.seq,
         probe=data.probe,
@@ -383,11 +280,11 @@ def _execute(fact: Fact, data: _Executed, state: StateWriter) -> None:
         summary=data.stdout_stderr_summary,
         producer=fact.producer,
     )
-    state.put(state_key(_PROBE, data.subject, data.probe), PROBES.encode(row))
+    state.put_row(state_key(_PROBE, data.subject, data.probe), row, PROBES)
     _touch(data.subject, fact.seq, state)
 
 
-def _evaluate(fact: Fact, data: _Evaluated, state: StateWriter) -> None:
+def _evaluate(fact: Fact, data: views.Evaluated, state: StateWriter) -> None:
     row = GateRow(
         seq=fact.seq,
         producer=fact.producer,
@@ -400,7 +297,7 @@ def _evaluate(fact: Fact, data: _Evaluated, state: StateWriter) -> None:
         passed=data.passed,
         strict=data.strict,
     )
-    state.put(state_key(_GATE, data.subject), GATES.encode(row))
+    state.put_row(state_key(_GATE, data.subject), row, GATES)
     _touch(data.subject, fact.seq, state)
 
 
@@ -434,22 +331,32 @@ def subject_state(state: StateReader, subject: str) -> SubjectState:
         waivers[finding_id] = tuple(
             WAIVERS.decode(value) for _, value in state.scan(table_prefix(_WAIVER, finding_id))
         )
-    patch = state.get(state_key(_PATCH, subject))
-    gate = state.get(state_key(_GATE, subject))
-    known = state.get(state_key(_SUBJECT, subject))
+    raw_patch = state.get(state_key(_PATCH, subject))
+    raw_gate = state.get(state_key(_GATE, subject))
+    patch = PATCHES.decode(raw_patch) if raw_patch is not None else None
+    gate = GATES.decode(raw_gate) if raw_gate is not None else None
+    probes = tuple(
+        sorted(
+            (PROBES.decode(v) for _, v in state.scan(table_prefix(_PROBE, subject))),
+            key=lambda p: p.probe,
+        )
+    )
+    seqs = [
+        *(f.reported_seq for f in findings),
+        *(f.resolution.seq for f in findings if f.resolution is not None),
+        *(w.granted_seq for ws in waivers.values() for w in ws),
+        *(w.revocation.seq for ws in waivers.values() for w in ws if w.revocation is not None),
+        *(p.seq for p in probes),
+        *(row.seq for row in (patch, gate) if row is not None),
+    ]
     return SubjectState(
         subject=subject,
         findings=tuple(sorted(findings, key=lambda f: f.finding_id)),
         waivers=waivers,
-        patch=PATCHES.decode(patch) if patch is not None else None,
-        probes=tuple(
-            sorted(
-                (PROBES.decode(v) for _, v in state.scan(table_prefix(_PROBE, subject))),
-                key=lambda p: p.probe,
-            )
-        ),
-        gate=GATES.decode(gate) if gate is not None else None,
-        last_seq=SUBJECTS.decode(known).last_seq if known is not None else None,
+        patch=patch,
+        probes=probes,
+        gate=gate,
+        last_seq=max(seqs) if seqs else None,
     )
 
 
