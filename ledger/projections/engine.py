@@ -38,8 +38,8 @@ from ledger.store import LmdbEventLog
 from ledger.txn_gate import TxnGate
 
 _POSITIONS = b"positions"
-#: Events folded per write transaction while catching up.
-CHUNK = 4096
+#: Events folded per write transaction while catching up, unless told otherwise.
+DEFAULT_CHUNK = 4096
 _INITIAL_MAP = 1 << 30
 
 
@@ -111,8 +111,10 @@ class ProjectionEngine:
         projections: Sequence[Projection] | None = None,
         *,
         directory: Path | None = None,
+        chunk: int = DEFAULT_CHUNK,
     ) -> None:
         self._log = log
+        self._chunk = chunk
         self._projections = {p.name: p for p in projections or default_projections()}
         self.directory = directory or log.data_dir / "projections"
         self._gate = TxnGate()
@@ -200,7 +202,7 @@ class ProjectionEngine:
             while True:
                 positions = self._read_positions()
                 start = min(p.next_seq for p in positions.values())
-                end = min(self._log.size(), start + CHUNK)
+                end = min(self._log.size(), start + self._chunk)
                 if start >= end or (stop is not None and stop()):
                     return {name: p.next_seq for name, p in positions.items()}
                 self._fold_chunk(positions, start, end)

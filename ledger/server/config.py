@@ -21,6 +21,7 @@ from ledger.checkpoint.keys import check_origin
 from ledger.errors import ErrorCode, InvalidInput
 from ledger.fsutil import read_file
 from ledger.model.envelope import MAX_EVENT_BYTES
+from ledger.projections.engine import DEFAULT_CHUNK
 from ledger.store.lmdb_store import MAX_BATCH
 
 ENV_PREFIX = "LEDGERD_"
@@ -50,6 +51,8 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: The most events one group commit (one LMDB transaction) takes.
     group_commit_max_events: _Positive = 20_000
     shutdown_grace_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
+    #: The most events the projections fold in one write transaction.
+    projection_chunk_events: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = DEFAULT_CHUNK
 
     @property
     def key_path(self) -> Path:

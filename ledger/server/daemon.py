@@ -288,7 +288,7 @@ class Daemon:
         if log.recovered_stale_lock_from is not None:
             _log.warning("took over the lock of pid %d, which died", log.recovered_stale_lock_from)
         signer = load_or_create_signer(config)
-        engine = ProjectionEngine(log)
+        engine = ProjectionEngine(log, chunk=config.projection_chunk_events)
         projector = Projector(engine)
         committer = GroupCommitter(
             log, max_events=config.group_commit_max_events, on_commit=projector.poke

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, object] = {
     "max_event_bytes": 1 << 20,
     "group_commit_max_events": 20_000,
     "shutdown_grace_s": 10.0,
+    "projection_chunk_events": 4096,
 }
 
 
@@ -133,6 +134,7 @@ def test_every_setting_can_come_from_the_environment(tmp_path: Path) -> None:
         "LEDGERD_MAX_EVENT_BYTES": "300",
         "LEDGERD_GROUP_COMMIT_MAX_EVENTS": "9",
         "LEDGERD_SHUTDOWN_GRACE_S": "2.5",
+        "LEDGERD_PROJECTION_CHUNK_EVENTS": "64",
         # Not settings: ignored.
         "LEDGERD_CLOCK": "fixed:2026-01-01T00:00:00Z",
         "LEDGERD_DEBUG": "1",
@@ -148,6 +150,7 @@ def test_every_setting_can_come_from_the_environment(tmp_path: Path) -> None:
         "max_event_bytes": 300,
         "group_commit_max_events": 9,
         "shutdown_grace_s": 2.5,
+        "projection_chunk_events": 64,
     }
 
 
@@ -242,6 +245,8 @@ def test_values_of_the_wrong_type_are_refused(tmp_path: Path, file: str) -> None
         ("group_commit_max_events", 0),
         ("shutdown_grace_s", -0.5),
         ("shutdown_grace_s", 3600.5),
+        ("projection_chunk_events", 0),
+        ("projection_chunk_events", 100_001),
         ("data_dir", ""),
         ("listen", ""),
         ("origin", "has spaces/log"),
@@ -309,7 +314,7 @@ def test_the_fingerprint_is_sha256_of_the_sorted_compact_json(tmp_path: Path) ->
         sort_keys=True,
         separators=(",", ":"),
     )
-    assert canonical.endswith('"shutdown_grace_s":10.0}')
+    assert canonical.endswith('"projection_chunk_events":4096,"shutdown_grace_s":10.0}')
     assert config.fingerprint() == hashlib.sha256(canonical.encode()).hexdigest()
 
 
