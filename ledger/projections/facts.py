@@ -9,10 +9,12 @@ payload members it reads, through its own small view struct.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import msgspec
 
+from ledger.clock import format_utc
 from ledger.errors import ErrorCode, VerificationFailed
 
 
@@ -72,3 +74,24 @@ def _unreadable(seq: int, why: str) -> VerificationFailed:
         hint="the data directory is damaged; run `ledgerctl verify` and restore it",
         details={"seq": seq},
     )
+
+
+def effective_at(fact: Fact) -> str:
+    """When an event takes effect: the producer's time, but never after the ledger's.
+
+    An observation, a waiver or a suppression counts from then. Capped by
+    `recorded_at`, so a producer whose clock runs ahead can neither keep its
+    source fresh nor grant a waiver for later; normalised to six fractional
+    digits, so times compare as text.
+    """
+    return min(normalised_time(fact.occurred_at), fact.recorded_at)
+
+
+def normalised_time(value: str) -> str:
+    """A stored `UtcTime` (`...:SS[.f{1,6}]Z`) with exactly six fractional digits."""
+    # The log only holds times matching the UtcTime pattern, so padding is exact.
+    if len(value) == 20:
+        return value[:-1] + ".000000Z"
+    if len(value) < 27 and value[19] == ".":
+        return value[:-1].ljust(26, "0") + "Z"
+    return format_utc(datetime.fromisoformat(value))

@@ -70,15 +70,56 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def active_suppression(history: Sequence[SuppressionRow], at: datetime) -> Suppression | None:
-    """The latest suppression still in force at `at`: added, not lifted, not expired."""
-    live: dict[str, SuppressionRow] = {}
-    for row in history:
-        if row.action == "added":
-            live[row.suppression_id] = row
+SuppressionStatus = Literal["active", "expired", "lifted", "not_yet_added"]
+
+
+@dataclass(frozen=True)
+class JudgedSuppression:
+    """One `suppression.added`, the lift that ended it (if any), and its status at a time."""
+
+    added: SuppressionRow
+    lifted_by: SuppressionRow | None
+    status: SuppressionStatus
+
+
+def judge_suppressions(history: Sequence[SuppressionRow], at: datetime) -> list[JudgedSuppression]:
+    """Each addition in log order, judged at `at`.
+
+    An addition counts from when it takes effect (`facts.effective_at`) until
+    its expiry, or until the first later lift of the same id takes effect,
+    whichever is first.
+    An id added again after a lift is a new suppression.
+    """
+    judged: list[JudgedSuppression] = []
+    for position, row in enumerate(history):
+        if row.action != "added":
+            continue
+        lifted_by = next(
+            (
+                later
+                for later in history[position + 1 :]
+                if later.suppression_id == row.suppression_id
+            ),
+            None,
+        )
+        if lifted_by is not None and lifted_by.action != "lifted":
+            lifted_by = None  # added again before any lift: that addition replaces this one
+        status: SuppressionStatus
+        if at < _time(row.effective_at):
+            status = "not_yet_added"
+        elif lifted_by is not None and at >= _time(lifted_by.effective_at):
+            status = "lifted"
+        elif row.expiry is None or at >= _time(row.expiry):
+            status = "expired"
         else:
-            live.pop(row.suppression_id, None)
-    current = [row for row in live.values() if row.expiry is not None and at < _time(row.expiry)]
+            status = "active"
+        judged.append(JudgedSuppression(row, lifted_by, status))
+    return judged
+
+
+def active_suppression(history: Sequence[SuppressionRow], at: datetime) -> Suppression | None:
+    """The most recently added suppression in force at `at`, if any."""
+    current = [j.added for j in judge_suppressions(history, at) if j.status == "active"]
     if not current:
         return None
     row = max(current, key=lambda r: r.seq)

@@ -21,8 +21,8 @@ from ledger.projections import sources as sources_table
 from ledger.projections import subjects as subjects_table
 from ledger.projections.engine import ProjectionEngine, ProjectionView
 from ledger.projections.facts import read_fact
-from ledger.projections.health_rules import active_suppression, assess
-from ledger.projections.verdict_rules import judge, parse_time
+from ledger.projections.health_rules import active_suppression, assess, judge_suppressions
+from ledger.projections.verdict_rules import judge
 from ledger.projections.views import (
     FINDING_STATUSES,
     Json,
@@ -193,16 +193,8 @@ class ProjectionQueries:
             head = position_json(view.position, as_of, format_utc(at))
         if not known:
             raise _not_found(f"source {source!r}", "list the known sources with `ledgerctl health`")
-        lifted = {row.suppression_id for row in history if row.action == "lifted"}
-        entries = []
-        for row in history:
-            if row.action == "lifted" or row.suppression_id in lifted:
-                status = "lifted"
-            elif row.expiry is not None and at >= parse_time(row.expiry):
-                status = "expired"
-            else:
-                status = "active"
-            entries.append(suppression_entry_json(row, status))
+        judged = {j.added.seq: j.status for j in judge_suppressions(history, at)}
+        entries = [suppression_entry_json(row, judged.get(row.seq, "lift")) for row in history]
         active = active_suppression(history, at)
         return {
             **head,
@@ -296,6 +288,14 @@ class ProjectionQueries:
                 hint="stream versions count from 1",
                 details={"field": "from_version"},
             )
+        size = self._log.size()
+        if as_of is not None and not 0 <= as_of < size:
+            raise InvalidInput(
+                ErrorCode.INVALID_ARGUMENT,
+                f"as_of seq {as_of} is not in the log (size {size})",
+                hint=f"pass a seq from 0 to {size - 1}" if size else "the log is empty",
+                details={"as_of": as_of, "log_size": size},
+            )
         events: list[Json] = []
         next_version: int | None = None
         for offset, stored in enumerate(self._log.stream_leaves(stream, from_version)):
@@ -317,7 +317,7 @@ class ProjectionQueries:
                 }
             )
         return {
-            "log_position": self._log.size(),
+            "log_position": size if as_of is None else as_of + 1,
             "as_of": as_of,
             "stream": stream,
             "events": events,

@@ -31,8 +31,11 @@ def _current_sha256(root: Path, relative: str) -> tuple[str | None, str | None]:
         return None, "no such file"
     if not resolved.is_relative_to(root):
         return None, "resolves outside the workspace"
+    # Checked before opening: opening a named pipe for reading would wait for a writer.
+    if not resolved.is_file():
+        return None, "not a regular file"
     try:
-        fd = os.open(resolved, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         return None, f"cannot be opened: {exc.strerror}"
     try:

@@ -170,7 +170,7 @@ def provenance(state: StateReader, run: RunRow) -> Provenance:
             if source is None:
                 unresolved.append(ref)
                 continue
-            if depth >= MAX_DEPTH or budget[0] <= 0:
+            if depth > MAX_DEPTH or budget[0] <= 0:
                 truncated[0] = True
                 continue
             budget[0] -= 1

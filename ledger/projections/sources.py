@@ -9,14 +9,11 @@ derived at query time (`health_rules.py`) against an explicit evaluation time.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import msgspec
 
-from ledger.clock import format_utc
 from ledger.projections import payload_views as views
 from ledger.projections._rows import RowCodec
-from ledger.projections.facts import Fact
+from ledger.projections.facts import Fact, effective_at
 from ledger.projections.state import StateReader, StateWriter, seq_part, state_key, table_prefix
 
 NAME = "health"
@@ -69,6 +66,8 @@ class SuppressionRow(_Row, frozen=True):
     owner: str
     expiry: str | None
     recorded_at: str
+    #: When it takes effect (`facts.effective_at`).
+    effective_at: str
     producer: str
 
 
@@ -92,25 +91,6 @@ def _new_source(source_id: str) -> SourceRow:
         failure_count=0,
         window="",
     )
-
-
-def observed_at(fact: Fact) -> str:
-    """When an observation happened: the producer's time, but never after the ledger's.
-
-    Capped by `recorded_at` so that a producer's clock running ahead cannot keep
-    its source fresh; normalised to six fractional digits so times compare as text.
-    """
-    return min(normalised_time(fact.occurred_at), fact.recorded_at)
-
-
-def normalised_time(value: str) -> str:
-    """A stored `UtcTime` (`...:SS[.f{1,6}]Z`) with exactly six fractional digits."""
-    # The log only holds times matching the UtcTime pattern, so padding is exact.
-    if len(value) == 20:
-        return value[:-1] + ".000000Z"
-    if len(value) < 27 and value[19] == ".":
-        return value[:-1].ljust(26, "0") + "Z"
-    return format_utc(datetime.fromisoformat(value))
 
 
 class SourcesProjection:
@@ -163,7 +143,7 @@ def _observe(
     latency_ms: int | None,
 ) -> None:
     key, row = _load(state, source_id)
-    at = observed_at(fact)
+    at = effective_at(fact)
     last_seen = at if row.last_seen_at is None else max(row.last_seen_at, at)
     updated = msgspec.structs.replace(
         row,
@@ -207,6 +187,7 @@ def _suppress(state: StateWriter, fact: Fact, data: views.Suppression) -> None:
         owner=data.owner,
         expiry=data.expiry if fact.type == "suppression.added" else None,
         recorded_at=fact.recorded_at,
+        effective_at=effective_at(fact),
         producer=fact.producer,
     )
     state.put(state_key(_SUPPRESSION, data.target, seq_part(fact.seq)), SUPPRESSIONS.encode(row))

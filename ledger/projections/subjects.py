@@ -14,7 +14,7 @@ import msgspec
 
 from ledger.projections import payload_views as views
 from ledger.projections._rows import RowCodec
-from ledger.projections.facts import Fact
+from ledger.projections.facts import Fact, effective_at
 from ledger.projections.state import StateReader, StateWriter, state_key, table_prefix
 
 NAME = "verdicts"
@@ -60,6 +60,8 @@ class FindingRow(_Row, frozen=True):
     reported_seq: int
     reports: int
     reopened: int
+    #: The report that last reopened it; waivers granted before it no longer cover it.
+    reopened_seq: int | None
     resolution: Resolution | None
     #: Seqs of reports that named another subject for this id; they change nothing else.
     conflicting_seqs: tuple[int, ...]
@@ -84,6 +86,8 @@ class WaiverRow(_Row, frozen=True):
     mitigation: str
     expiry: str
     granted_seq: int
+    #: When the grant takes effect (`facts.effective_at`): it counts from then, never before.
+    granted_at: str
     revocation: Revocation | None
 
 
@@ -213,6 +217,7 @@ def _report(fact: Fact, data: views.Reported, state: StateWriter) -> None:
         reports=old.reports + 1 if old else 1,
         # A report after a resolution is a regression: the finding is open again.
         reopened=(old.reopened + (1 if old.resolved else 0)) if old else 0,
+        reopened_seq=(fact.seq if old.resolved else old.reopened_seq) if old else None,
         resolution=None,
         conflicting_seqs=old.conflicting_seqs if old else (),
     )
@@ -240,6 +245,7 @@ def _grant(fact: Fact, data: views.Granted, state: StateWriter) -> None:
         mitigation=data.mitigation,
         expiry=data.expiry,
         granted_seq=fact.seq,
+        granted_at=effective_at(fact),
         revocation=None,
     )
     state.put_row(state_key(_WAIVER, data.finding_id, data.waiver_id), row, WAIVERS)

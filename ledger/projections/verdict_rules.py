@@ -16,7 +16,7 @@ from typing import Literal
 from ledger.projections.subjects import FindingRow, PatchRow, ProbeRow, SubjectState, WaiverRow
 
 FindingStatus = Literal["open", "waived", "expired_waiver", "resolved"]
-WaiverStatus = Literal["active", "expired", "revoked"]
+WaiverStatus = Literal["active", "expired", "revoked", "superseded", "not_yet_granted"]
 
 _HIGH = ("P0", "P1")
 _CORRECTNESS = ("correctness", "contract", "test_integrity")
@@ -24,6 +24,7 @@ _ISOLATION = ("isolation", "side_effects")
 _SYSTEMIC = ("security", "isolation", "resilience")
 _BOUNDARY_EDITS = ("auth_bypass", "allowlist_weaken")
 _GATE_EDITS = ("gate_config_weaken", "pack_disable", "severity_downgrade")
+_PROBE_OUTCOMES = {"failed": "failed", "timed_out": "timed out", "error": "could not run"}
 #: Blocking findings in at least this many distinct files make the blast radius wide.
 WIDE_FILES = 5
 
@@ -89,15 +90,24 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def judge_waiver(row: WaiverRow, at: datetime) -> WaiverStatus:
-    """Revoked beats everything; otherwise a waiver counts strictly before its expiry."""
+def judge_waiver(row: WaiverRow, finding: FindingRow, at: datetime) -> WaiverStatus:
+    """Whether a waiver covers its finding at `at`.
+
+    Revoked beats everything. A waiver granted before the report that last
+    reopened the finding (a regression) covers it no more: it is `superseded`.
+    Otherwise it counts from when it was recorded until strictly before its expiry.
+    """
     if row.revocation is not None:
         return "revoked"
+    if finding.reopened_seq is not None and row.granted_seq < finding.reopened_seq:
+        return "superseded"
+    if at < parse_time(row.granted_at):
+        return "not_yet_granted"
     return "active" if at < parse_time(row.expiry) else "expired"
 
 
 def judge_finding(row: FindingRow, waivers: Sequence[WaiverRow], at: datetime) -> JudgedFinding:
-    judged = tuple(JudgedWaiver(w, judge_waiver(w, at)) for w in waivers)
+    judged = tuple(JudgedWaiver(w, judge_waiver(w, row, at)) for w in waivers)
     status: FindingStatus
     if row.resolution is not None:
         status = "resolved"
@@ -275,7 +285,11 @@ CORRECTNESS: tuple[_Rule, ...] = (
         lambda f: _about_findings(
             "CORRECT-6",
             "a suspected (hypothesis) correctness defect is open",
-            [x for x in f.blocking(categories=_CORRECTNESS) if x.row.evidence == "hypothesis"],
+            [
+                x
+                for x in f.blocking(("P0", "P1", "P2"), _CORRECTNESS)
+                if x.row.evidence == "hypothesis"
+            ],
         ),
     ),
 )
@@ -400,7 +414,7 @@ def _required_fixes(facts: _Facts) -> tuple[RequiredFix, ...]:
         )
     for probe in facts.probes_with("failed", "timed_out", "error"):
         exit_code = f", exit code {probe.exit_code}" if probe.exit_code is not None else ""
-        outcome = probe.status.replace("_", " ")
+        outcome = _PROBE_OUTCOMES.get(probe.status, probe.status)
         fixes.append(
             RequiredFix(
                 kind="probe",

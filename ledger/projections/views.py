@@ -66,6 +66,7 @@ def finding_json(found: JudgedFinding) -> Json:
         "reported_seq": row.reported_seq,
         "reports": row.reports,
         "reopened": row.reopened,
+        "reopened_seq": row.reopened_seq,
         "resolution": None
         if resolution is None
         else {
@@ -84,6 +85,7 @@ def finding_json(found: JudgedFinding) -> Json:
                 "mitigation": w.row.mitigation,
                 "expiry": w.row.expiry,
                 "granted_seq": w.row.granted_seq,
+                "granted_at": w.row.granted_at,
                 "revocation": None
                 if w.row.revocation is None
                 else {
@@ -247,6 +249,7 @@ def suppression_entry_json(row: SuppressionRow, status_now: str) -> Json:
         "owner": row.owner,
         "expiry": row.expiry,
         "recorded_at": row.recorded_at,
+        "effective_at": row.effective_at,
         "producer": row.producer,
         "status_now": status_now,
     }
