@@ -10,7 +10,21 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from ledger.model import Envelope, FileDigest, FindingV1, RunRecordV1, input_context_sha
+from ledger.model import (
+    CommandExecutedV1,
+    Envelope,
+    FileDigest,
+    FindingResolvedV1,
+    FindingV1,
+    GateEvaluatedV1,
+    PatchEdit,
+    PatchInspectedV1,
+    Payload,
+    RunRecordV1,
+    SourceCheckedV1,
+    WaiverGrantedV1,
+    input_context_sha,
+)
 from ledger.model.finding import FindingCategory, Severity
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -114,3 +128,134 @@ def sample_finding(index: int) -> Envelope:
 def sample_events(count: int) -> list[Envelope]:
     """`count` events: a run record, then a finding from that run, alternately."""
     return [sample_run(i // 2) if i % 2 == 0 else sample_finding(i // 2) for i in range(count)]
+
+
+def _envelope(index: int, kind: str, stream: str, producer: str, data: Payload) -> Envelope:
+    return Envelope(
+        event_id=f"{kind}-{index}",
+        stream=stream,
+        type=kind,
+        schema_version="1.0",
+        occurred_at=_time(index),
+        producer=producer,
+        data=data,
+    )
+
+
+def _pipeline_event(index: int) -> Envelope:
+    """Event `index` of a pipeline's steady mix (see `sample_pipeline_events`)."""
+    step, cycle = index % 20, index // 20
+    subject = f"change-{cycle % 50}"
+    if step in (0, 10):
+        return sample_run(index)
+    if step in (1, 5, 15):
+        return sample_finding(index)
+    if step == 6:
+        return _envelope(
+            index,
+            "finding.resolved",
+            f"findings/{subject}",
+            "gate-lane-1",
+            FindingResolvedV1(finding_id=f"F-{index - 5}", resolution="fixed", resolved_by="bob"),
+        )
+    if step in (2, 3, 7, 11, 13, 16, 17, 19):
+        service = f"svc-{index % 4}"
+        ok = index % 11 != 0
+        return _envelope(
+            index,
+            "source.checked",
+            f"sources/{service}",
+            "prober-1",
+            SourceCheckedV1(
+                source_id=service,
+                ok=ok,
+                latency_ms=index % 900,
+                error_code=None if ok else "HTTP_503",
+            ),
+        )
+    if step in (4, 8, 12, 18):
+        failed = index % 9 == 0
+        return _envelope(
+            index,
+            "command.executed",
+            f"gate/{subject}",
+            "gate-lane-2",
+            CommandExecutedV1(
+                subject=subject,
+                probe=("tests", "lint", "typecheck", "build")[step // 5],
+                command="python -m pytest -q",
+                status="failed" if failed else "passed",
+                exit_code=1 if failed else 0,
+                duration_ms=index % 5000,
+                stdout_stderr_summary="1 failed" if failed else "all passed",
+            ),
+        )
+    if step == 9:
+        if cycle % 10 == 0:
+            return _envelope(
+                index,
+                "waiver.granted",
+                f"waivers/{subject}",
+                "alice",
+                WaiverGrantedV1(
+                    waiver_id=f"W-{index}",
+                    finding_id=f"F-{index - 8}",
+                    risk="medium",
+                    owner="alice",
+                    justification="fixed in the follow-up change",
+                    mitigation="feature flag off",
+                    expiry=_time(index, 86_400),
+                ),
+            )
+        unsafe = cycle % 7 == 0
+        edits = [
+            PatchEdit(
+                type="auth_bypass",
+                severity="critical",
+                file="src/auth.py",
+                line=3,
+                evidence="skipAuth: true",
+            )
+        ]
+        return _envelope(
+            index,
+            "patch.inspected",
+            f"gate/{subject}",
+            "gate-lane-1",
+            PatchInspectedV1(
+                subject=subject,
+                verdict="UNSAFE_PATCH_ATTEMPT" if unsafe else "CLEAN",
+                automated=True,
+                diff_sha256=_digest("diff", index),
+                edits=edits if unsafe else [],
+                summary="1 forbidden edit" if unsafe else "clean",
+            ),
+        )
+    return _envelope(
+        index,
+        "gate.evaluated",
+        f"gate/{subject}",
+        "gate-lane-1",
+        GateEvaluatedV1(
+            subject=subject,
+            production_readiness="not_ready",
+            correctness="high_risk",
+            isolation="moderate",
+            blast_radius="wide",
+            required_fixes_before_merge=["fix F-1"],
+            evaluated_at=_time(index),
+            log_position=index,
+            strict=False,
+            passed=False,
+        ),
+    )
+
+
+def sample_pipeline_events(count: int) -> list[Envelope]:
+    """`count` events in the steady mix of a busy pipeline, for projection benchmarks.
+
+    Per 20 events: 2 run records, 3 findings and 1 resolution, 8 source checks
+    from a prober, 4 probe runs, 1 patch inspection (or, every 10th cycle, a
+    waiver) and 1 recorded gate evaluation, over 50 subjects and 4 services.
+    """
+    return [_pipeline_event(index) for index in range(count)]

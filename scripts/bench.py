@@ -10,7 +10,12 @@ Over gRPC (servers and clients each in their own processes; scripts/_bench_grpc.
   any Python gRPC server driven by this client harness, with 1 and with 32 clients;
 - unary Append, durable, 1 and 32 concurrent clients, against the real `ledgerd`;
 - batched Append, 500 events per call, from several producer processes;
-- Subscribe from seq 0 over the log the appends left, until caught up.
+- Subscribe from seq 0 over the log the appends left, until caught up;
+- projection lag (events and milliseconds behind the log) while batched Append runs.
+
+Projections (the library, no daemon):
+- rebuild: every projection folded again from seq 0 over a log of a pipeline's mix;
+- as_of replay: one projection folded into memory up to the last seq (time travel).
 
 Run `python scripts/bench.py [--quick] [--events N] [--write docs/benchmarks.md]`;
 `--profile-dir DIR` also profiles the daemon with py-spy during the daemon benchmarks.
@@ -29,6 +34,7 @@ import statistics
 import struct
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,9 +64,12 @@ from ledger.audit import audit_log
 from ledger.clock import FixedClock
 from ledger.importer import import_events, parse_jsonl
 from ledger.model import encode_envelope
+from ledger.projections import ProjectionEngine
+from ledger.samples import sample_pipeline_events
 from ledger.store import LmdbEventLog
+from ledger.v1 import projections_pb2
 
-GROUPS = ("offline", "echo", "unary", "batched", "subscribe")
+GROUPS = ("offline", "projections", "echo", "unary", "batched", "subscribe")
 
 
 @dataclass
@@ -176,6 +185,128 @@ def run_offline(events: int, batch: int, indices: IndexAllocator) -> list[Result
         shutil.rmtree(work, ignore_errors=True)
     ceiling.extra["mean_leaf"] = mean_leaf
     return [ceiling, imported, verified]
+
+
+# Projections (the library, no daemon) ---------------------------------------------------
+
+
+def _pipeline_jsonl(count: int) -> bytes:
+    return b"".join(encode_envelope(envelope) + b"\n" for envelope in sample_pipeline_events(count))
+
+
+def run_projections(events: int, batch: int) -> list[Result]:
+    """Rebuild every projection from seq 0, then replay one into memory (as_of)."""
+    work = Path(tempfile.mkdtemp(prefix="ledgerd-bench-projections-"))
+    try:
+        _, data_dir = bench_import(work, _pipeline_jsonl(events), batch)
+        with LmdbEventLog(data_dir) as log, ProjectionEngine(log) as engine:
+            engine.catch_up()
+            gc.collect()
+            cpu, started = time.process_time(), time.perf_counter()
+            engine.rebuild()
+            seconds = time.perf_counter() - started
+            rebuild = Result(
+                "projections rebuild (all 3, from seq 0)",
+                log.size(),
+                seconds,
+                "verdicts + health + runs folded in one pass, chunks of 4096, state digested after",
+                server_cpu=(time.process_time() - cpu) / seconds,
+            )
+            rows = {status.name: status.rows for status in engine.status()}
+            rebuild.extra["rows"] = rows
+            print(f"  {rebuild.name}: {rebuild.rate:,.0f} events/s ({rows})", flush=True)
+            gc.collect()
+            cpu, started = time.process_time(), time.perf_counter()
+            engine.replay("verdicts", log.size() - 1)
+            seconds = time.perf_counter() - started
+            replay = Result(
+                "as_of replay (verdicts, in memory, to the last seq)",
+                log.size(),
+                seconds,
+                "what a query with as_of costs: the fold from seq 0 again",
+                server_cpu=(time.process_time() - cpu) / seconds,
+            )
+            print(f"  {replay.name}: {replay.rate:,.0f} events/s", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [rebuild, replay]
+
+
+class LagProbe:
+    """Samples the daemon's projection lag while a load runs (one thread, one channel)."""
+
+    def __init__(self, address: str, interval_s: float = 0.05) -> None:
+        self._channel = grpc.insecure_channel(address)
+        self._status = self._channel.unary_unary(
+            "/ledger.v1.Projections/GetProjectionStatus",
+            request_serializer=projections_pb2.GetProjectionStatusRequest.SerializeToString,
+            response_deserializer=projections_pb2.ProjectionStatusResponse.FromString,
+        )
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        #: (monotonic time, log size, the least projection position)
+        self.samples: list[tuple[float, int, int]] = []
+
+    def _sample(self) -> tuple[float, int, int]:
+        response = self._status(projections_pb2.GetProjectionStatusRequest(), timeout=10)
+        positions = [p.position for p in response.projections]
+        return time.monotonic(), response.projections[0].log_size, min(positions)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(self._sample())
+            self._stop.wait(self._interval_s)
+
+    def __enter__(self) -> LagProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def drain(self, timeout_s: float = 120.0) -> float:
+        """Seconds from now until the projections have folded the whole log."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            at, size, position = self._sample()
+            if position >= size:
+                return at - started
+            time.sleep(0.01)
+        raise RuntimeError("the projections did not catch up within the timeout")
+
+    def result(self, load: Result) -> Result:
+        """Lag in events and in ms: how long the oldest unfolded event had been committed."""
+        events_behind: list[float] = []
+        ms_behind: list[float] = []
+        for at, size, position in self.samples:
+            events_behind.append(size - position)
+            # The first sample that saw event `position` committed bounds when it was.
+            committed = next((t for t, s, _ in self.samples if s > position), at)
+            ms_behind.append(max(0.0, at - committed) if position < size else 0.0)
+        result = Result(
+            "projection lag during batched Append",
+            len(self.samples),
+            1.0,
+            f"{len(self.samples)} samples every {self._interval_s * 1000:.0f} ms of "
+            "GetProjectionStatus; lag in ms is how long the oldest unfolded event had been "
+            "committed (to the sampling interval)",
+            unit="samples",
+            latencies=[value / 1000 for value in ms_behind],
+        )
+        ordered = sorted(events_behind)
+        result.extra["events_p50"] = ordered[len(ordered) // 2] if ordered else 0
+        result.extra["events_p99"] = (
+            ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)] if ordered else 0
+        )
+        result.extra["events_max"] = ordered[-1] if ordered else 0
+        result.ratio = (
+            f"events behind: p50 {result.extra['events_p50']:,.0f}, "
+            f"p99 {result.extra['events_p99']:,.0f}, max {result.extra['events_max']:,.0f}; "
+            f"load {load.rate:,.0f} events/s"
+        )
+        return result
 
 
 # Over gRPC --------------------------------------------------------------------------------
@@ -362,16 +493,20 @@ def run_grpc(args: argparse.Namespace, harness: Harness, indices: IndexAllocator
                     batch=args.append_batch,
                     warmup=min(args.warmup, 1),
                 )
-                outcome, cpu = harness.run(daemon, jobs, "append-batched")
-                results.append(
-                    _result(
-                        f"Append batched ({args.append_batch}/call, durable)",
-                        outcome,
-                        cpu,
-                        clients=_clients_text(args.batch_clients, args.batch_clients),
-                        note=f"{args.append_batch} events per call, closed loop; latency per call",
-                    )
+                with LagProbe(daemon.address) as probe:
+                    outcome, cpu = harness.run(daemon, jobs, "append-batched")
+                batched = _result(
+                    f"Append batched ({args.append_batch}/call, durable)",
+                    outcome,
+                    cpu,
+                    clients=_clients_text(args.batch_clients, args.batch_clients),
+                    note=f"{args.append_batch} events per call, closed loop; latency per call",
                 )
+                lag = probe.result(batched)
+                drained = probe.drain()
+                lag.note += f"; caught up {drained * 1000:,.0f} ms after the load ended"
+                print(f"  {lag.name}: {lag.ratio}; drained in {drained:.2f} s", flush=True)
+                results += [batched, lag]
                 check(indices.next - before)
             if "subscribe" in groups:
                 size = tree_size(daemon.address)
@@ -429,6 +564,10 @@ def judge(results: list[Result], args: argparse.Namespace) -> None:
         batched.met = batched.rate >= 50_000
         if imported is not None:
             batched.ratio = f"{batched.rate / imported.rate:.1%} of ledger import"
+    rebuild = _find(results, "projections rebuild")
+    if rebuild is not None:
+        rebuild.target = "≥ 100,000 events/s"
+        rebuild.met = rebuild.rate >= 100_000
     subscribe = _find(results, "Subscribe")
     if subscribe is not None:
         subscribe.target = "≥ 100,000 events/s"
@@ -586,6 +725,7 @@ def notes(args: argparse.Namespace) -> str:
 def _quick(args: argparse.Namespace) -> None:
     """Tiny sizes for a smoke run: every row, no meaningful rates."""
     args.events = min(args.events, 1000)
+    args.projection_events = min(args.projection_events, 2000)
     args.batch = min(args.batch, 250)
     args.single_calls = min(args.single_calls, 20)
     args.unary_calls = min(args.unary_calls, 10 * args.clients)
@@ -605,6 +745,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--clients", type=int, default=32, help="concurrent unary clients")
     add("--client-procs", type=int, default=2, help="processes the unary clients run in")
     add("--batched-events", type=int, default=100_000, help="events sent by batched Append")
+    add("--projection-events", type=int, default=200_000, help="events of the rebuild benchmark")
     add("--append-batch", type=int, default=500, help="events per batched Append call")
     add("--batch-clients", type=int, default=4, help="producer processes of batched Append")
     add("--warmup", type=int, default=5, help="untimed calls per client first")
@@ -637,7 +778,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "offline" in args.only:
         print("offline: import, raw LMDB put, verify", flush=True)
         results += run_offline(args.events, args.batch, indices)
-    if set(args.only) - {"offline"}:
+    if "projections" in args.only:
+        print(f"projections: rebuild over {args.projection_events:,} pipeline events", flush=True)
+        results += run_projections(args.projection_events, args.batch)
+    if set(args.only) - {"offline", "projections"}:
         workers = max(args.client_procs, args.batch_clients, 1)
         with WorkerPool(workers) as pool:
             harness = Harness(pool, args.profile_dir, args.py_spy)

@@ -38,8 +38,12 @@ from ledger.store import LmdbEventLog
 from ledger.txn_gate import TxnGate
 
 _POSITIONS = b"positions"
-#: Events folded per write transaction while catching up, unless told otherwise.
+#: Events folded per write transaction while keeping up, unless told otherwise.
 DEFAULT_CHUNK = 4096
+#: While further behind than one chunk (a rebuild, a restart after a bulk import),
+#: transactions take this many chunks: each commit is synced, so a backlog folds
+#: faster in fewer, bigger ones.
+BACKLOG_CHUNKS = 16
 _INITIAL_MAP = 1 << 30
 
 
@@ -202,7 +206,9 @@ class ProjectionEngine:
             while True:
                 positions = self._read_positions()
                 start = min(p.next_seq for p in positions.values())
-                end = min(self._log.size(), start + self._chunk)
+                size = self._log.size()
+                behind = size - start > self._chunk
+                end = min(size, start + self._chunk * (BACKLOG_CHUNKS if behind else 1))
                 if start >= end or (stop is not None and stop()):
                     return {name: p.next_seq for name, p in positions.items()}
                 self._fold_chunk(positions, start, end)

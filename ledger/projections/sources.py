@@ -9,6 +9,8 @@ derived at query time (`health_rules.py`) against an explicit evaluation time.
 
 from __future__ import annotations
 
+import functools
+
 import msgspec
 
 from ledger.projections import payload_views as views
@@ -129,8 +131,14 @@ class SourcesProjection:
             _observe(state, fact.producer, fact, True, None, None)
 
 
+@functools.lru_cache(maxsize=4096)
+def _source_key(source_id: str) -> bytes:
+    # Nearly every event observes a source, and there are few sources.
+    return state_key(_SOURCE, source_id)
+
+
 def _load(state: StateWriter, source_id: str) -> tuple[bytes, SourceRow]:
-    key = state_key(_SOURCE, source_id)
+    key = _source_key(source_id)
     return key, state.get_row(key, SOURCES) or _new_source(source_id)
 
 
@@ -145,25 +153,25 @@ def _observe(
     key, row = _load(state, source_id)
     at = effective_at(fact)
     last_seen = at if row.last_seen_at is None else max(row.last_seen_at, at)
-    updated = msgspec.structs.replace(
-        row,
-        first_seen_seq=row.first_seen_seq if row.first_seen_seq is not None else fact.seq,
-        last_seen_seq=fact.seq,
-        last_seen_at=last_seen,
-        last_ok_at=_later(row.last_ok_at, at) if ok else row.last_ok_at,
-        last_failure_at=row.last_failure_at if ok else _later(row.last_failure_at, at),
-        last_error_code=row.last_error_code if ok else error_code,
-        last_latency_ms=latency_ms if latency_ms is not None else row.last_latency_ms,
-        consecutive_failures=0 if ok else row.consecutive_failures + 1,
-        ok_count=row.ok_count + (1 if ok else 0),
-        failure_count=row.failure_count + (0 if ok else 1),
-        window=(row.window + ("1" if ok else "0"))[-WINDOW:],
+    # Positional, in field order: this runs for nearly every event.
+    updated = SourceRow(
+        row.source_id,
+        row.registration,
+        row.first_seen_seq if row.first_seen_seq is not None else fact.seq,
+        fact.seq,
+        last_seen,
+        (at if row.last_ok_at is None else max(row.last_ok_at, at)) if ok else row.last_ok_at,
+        row.last_failure_at
+        if ok
+        else (at if row.last_failure_at is None else max(row.last_failure_at, at)),
+        row.last_error_code if ok else error_code,
+        latency_ms if latency_ms is not None else row.last_latency_ms,
+        0 if ok else row.consecutive_failures + 1,
+        row.ok_count + 1 if ok else row.ok_count,
+        row.failure_count if ok else row.failure_count + 1,
+        (row.window + ("1" if ok else "0"))[-WINDOW:],
     )
     state.put_row(key, updated, SOURCES)
-
-
-def _later(current: str | None, at: str) -> str:
-    return at if current is None else max(current, at)
 
 
 def _register(state: StateWriter, fact: Fact, data: views.Registered) -> None:
