@@ -70,15 +70,16 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-SuppressionStatus = Literal["active", "expired", "lifted", "not_yet_added"]
+SuppressionStatus = Literal["active", "expired", "lifted", "replaced", "not_yet_added"]
 
 
 @dataclass(frozen=True)
 class JudgedSuppression:
-    """One `suppression.added`, the lift that ended it (if any), and its status at a time."""
+    """One `suppression.added`, the entry that ends it (a lift or a new addition of the
+    same id, if any), and its status at a time."""
 
     added: SuppressionRow
-    lifted_by: SuppressionRow | None
+    ended_by: SuppressionRow | None
     status: SuppressionStatus
 
 
@@ -86,15 +87,15 @@ def judge_suppressions(history: Sequence[SuppressionRow], at: datetime) -> list[
     """Each addition in log order, judged at `at`.
 
     An addition counts from when it takes effect (`facts.effective_at`) until
-    its expiry, or until the first later lift of the same id takes effect,
-    whichever is first.
-    An id added again after a lift is a new suppression.
+    its expiry, or until the next entry with the same id takes effect: a lift
+    ends it (`lifted`), and an addition of the same id replaces it
+    (`replaced`), whichever comes first.
     """
     judged: list[JudgedSuppression] = []
     for position, row in enumerate(history):
         if row.action != "added":
             continue
-        lifted_by = next(
+        ended_by = next(
             (
                 later
                 for later in history[position + 1 :]
@@ -102,18 +103,16 @@ def judge_suppressions(history: Sequence[SuppressionRow], at: datetime) -> list[
             ),
             None,
         )
-        if lifted_by is not None and lifted_by.action != "lifted":
-            lifted_by = None  # added again before any lift: that addition replaces this one
         status: SuppressionStatus
         if at < _time(row.effective_at):
             status = "not_yet_added"
-        elif lifted_by is not None and at >= _time(lifted_by.effective_at):
-            status = "lifted"
+        elif ended_by is not None and at >= _time(ended_by.effective_at):
+            status = "lifted" if ended_by.action == "lifted" else "replaced"
         elif row.expiry is None or at >= _time(row.expiry):
             status = "expired"
         else:
             status = "active"
-        judged.append(JudgedSuppression(row, lifted_by, status))
+        judged.append(JudgedSuppression(row, ended_by, status))
     return judged
 
 

@@ -9,7 +9,6 @@ waiver expiry depends on the evaluation time, which the fold must never read.
 from __future__ import annotations
 
 import functools
-from typing import Literal
 
 import msgspec
 
@@ -315,8 +314,6 @@ def _evaluate(fact: Fact, data: views.Evaluated, state: StateWriter) -> None:
 
 
 # Reading ----------------------------------------------------------------------------------
-
-WaiverState = Literal["active", "expired", "revoked"]
 
 
 class SubjectState(msgspec.Struct, frozen=True, gc=False):

@@ -95,7 +95,8 @@ def judge_waiver(row: WaiverRow, finding: FindingRow, at: datetime) -> WaiverSta
 
     Revoked beats everything. A waiver granted before the report that last
     reopened the finding (a regression) covers it no more: it is `superseded`.
-    Otherwise it counts from when it was recorded until strictly before its expiry.
+    Otherwise it counts from when it took effect (`granted_at`) until strictly
+    before its expiry.
     """
     if row.revocation is not None:
         return "revoked"
