@@ -200,6 +200,7 @@ class LedgerError(Exception):
         self.message = message
         self.hint = hint
         self.details: Mapping[str, object] = dict(details or {})
+        self.report: Mapping[str, object] = {}
 
     def add_context(
         self, *, where: str | None = None, hint: str = "", **details: object
@@ -216,6 +217,15 @@ class LedgerError(Exception):
         self.details = {**self.details, **details}
         return self
 
+    def with_report(self, report: Mapping[str, object]) -> LedgerError:
+        """Attach the report the failure was found in (a view a check failed on).
+
+        The `--json` envelope then is that report with the envelope's members
+        added: one document that says both what was seen and why it failed.
+        """
+        self.report = dict(report)
+        return self
+
     @property
     def exit_code(self) -> int:
         return CATEGORY_INFO[self.category].exit_code
@@ -227,6 +237,7 @@ class LedgerError(Exception):
     def to_dict(self) -> dict[str, object]:
         """The `--json` error envelope (specs/errors.md)."""
         body: dict[str, object] = {
+            **self.report,
             "ok": False,
             "error": self.message,
             "error_code": str(self.code),

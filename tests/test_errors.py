@@ -58,3 +58,17 @@ def test_the_json_envelope_carries_category_code_retryability_and_hint() -> None
 def test_network_transient_errors_say_they_may_be_retried() -> None:
     assert NetworkTransient.category is Category.NETWORK_TRANSIENT
     assert CATEGORY_INFO[NetworkTransient.category].retryable
+
+
+def test_an_error_with_its_report_is_one_document_the_envelope_wins() -> None:
+    from ledger.errors import PolicyBlocked
+
+    error = PolicyBlocked(ErrorCode.SOURCE_HEALTH_BLOCKED, "blocked", hint="fix it")
+    report = {"blocking": ["svc"], "ok": True, "hint": "from the report"}
+    body = error.with_report(report).to_dict()
+    assert body["blocking"] == ["svc"]
+    # The envelope's members are authoritative where the report has the same names.
+    assert body["ok"] is False
+    assert body["hint"] == "fix it"
+    assert body["error_code"] == "SOURCE_HEALTH_BLOCKED"
+    assert next(iter(body)) == "blocking"

@@ -38,7 +38,8 @@ def run_cli(group: click.Group, args: Sequence[str], prog_name: str) -> int:
     """Run `group` on `args`; returns the process exit code."""
     args = list(args)
     try:
-        group.main(args=args, prog_name=prog_name, standalone_mode=False)
+        # Not standalone, click returns the code of a `ctx.exit(code)` instead of exiting.
+        returned = group.main(args=args, prog_name=prog_name, standalone_mode=False)
     except LedgerError as error:
         return _report(error, json_mode(args))
     except click.exceptions.Exit as done:
@@ -68,4 +69,4 @@ def run_cli(group: click.Group, args: Sequence[str], prog_name: str) -> int:
             ),
             json_mode(args),
         )
-    return 0
+    return returned if isinstance(returned, int) else 0

@@ -14,6 +14,7 @@ from ledger.cli.emit import emit
 from ledger.cli.get_command import get_command
 from ledger.cli.keygen import keygen
 from ledger.cli.log_commands import import_command, tail
+from ledger.cli.projection_commands import COMMANDS as PROJECTION_COMMANDS
 from ledger.cli.proof_commands import checkpoint, proof
 from ledger.cli.spool_commands import spool
 from ledger.cli.verify import verify
@@ -36,6 +37,7 @@ for command in (
     verify,
     emit,
     spool,
+    *PROJECTION_COMMANDS,
 ):
     cli.add_command(command)
 

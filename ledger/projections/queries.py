@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from ledger.clock import format_utc
-from ledger.errors import ErrorCode, InvalidInput
+from ledger.errors import ErrorCode, InvalidInput, PolicyBlocked
 from ledger.model import RunRecordV1
 from ledger.projections import runs as runs_table
 from ledger.projections import sources as sources_table
@@ -334,3 +334,19 @@ def _run_row(view: ProjectionView, run_id: str) -> runs_table.RunRow:
             "check the run id with `ledgerctl runs`, or pass --min-seq if it is new",
         )
     return row
+
+
+def health_failure(document: Json) -> PolicyBlocked | None:
+    """The error `health --strict` ends with when a health document lists blocking sources."""
+    blocking: list[str] = document["blocking"]
+    if not blocking:
+        return None
+    why = {s["source_id"]: s["blocks"] for s in document["sources"] if s["source_id"] in blocking}
+    named = "; ".join(f"{source_id} ({why.get(source_id)})" for source_id in blocking)
+    return PolicyBlocked(
+        ErrorCode.SOURCE_HEALTH_BLOCKED,
+        f"{len(blocking)} required source(s) block --strict: {named}",
+        hint="fix the sources, or record a suppression for a known outage; "
+        "`ledgerctl health --explain-suppress SOURCE` shows a source's suppressions",
+        details={"sources": {source_id: why.get(source_id) for source_id in blocking}},
+    )

@@ -73,3 +73,25 @@ def test_a_conflict_inside_one_new_file_does_not_claim_a_stored_seq(
     assert "earlier in this batch" in error["error"]
     assert "seq" not in error["details"]
     assert error["details"]["line"] == 2
+
+
+def test_run_cli_passes_on_the_code_of_ctx_exit() -> None:
+    import click
+
+    from ledger.cli._runner import run_cli
+
+    @click.group()
+    def group() -> None:
+        pass
+
+    @group.command()
+    @click.pass_context
+    def leave(ctx: click.Context) -> None:
+        ctx.exit(5)
+
+    @group.command()
+    def fine() -> None:
+        pass
+
+    assert run_cli(group, ["leave"], "probe") == 5
+    assert run_cli(group, ["fine"], "probe") == 0
