@@ -5,8 +5,13 @@ a signed checkpoint, an offline audit, an inclusion proof checked independently,
 and a tamper test. Online, a real daemon serves a second temporary ledger: an
 agent's run record is emitted through the hook (and, with the daemon down,
 spooled and flushed later exactly once), read back over the API, and verified
-against the pinned key; the daemon stops cleanly and the log audits. A short summary is
-printed at the end.
+against the pinned key; the daemon stops cleanly and the log audits. Then the
+views: a daemon over the checked-in pipeline fixture (1,403 events from eleven
+producers) answers verdicts (with their rules, and a waiver on both sides of its
+expiry), source health (`--strict` blocks on a required source), a replay of a
+run against a workspace (strict fails on drift, best-effort warns), and shows
+that a rebuild gives the same state digests and offline answers the same bytes.
+A short summary is printed at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ledger.model import encode_envelope
 from ledger.samples import sample_events, sample_run
@@ -27,20 +33,29 @@ from ledger.tree.verify import verify_inclusion
 
 LEDGERCTL = [sys.executable, "-m", "ledger.cli"]
 ENV = {**os.environ, "LEDGERD_CLOCK": "fixed:2026-01-01T12:00:00Z"}
+FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "projections"
+# The fixture's story runs through February 2026; its goldens were recorded on 1 March.
+PIPELINE_ENV = {**os.environ, "LEDGERD_CLOCK": "fixed:2026-03-01T00:00:00Z"}
+PIPELINE_AT = "2026-03-01T12:00:00Z"
+PULL = "github.com/acme/app/pull/"
 
 
-def ledgerctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def ledgerctl(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     shown = " ".join(["ledgerctl", *args])
     print(f"$ {shown}")
     result = subprocess.run(
-        [*LEDGERCTL, *args], capture_output=True, text=True, env=ENV, check=False
+        [*LEDGERCTL, *args], capture_output=True, text=True, env=env or ENV, check=False
     )
     if check and result.returncode != 0:
         sys.exit(f"demo step failed ({result.returncode}): {shown}\n{result.stdout}{result.stderr}")
     return result
 
 
-def start_daemon(data: Path, work: Path) -> tuple[subprocess.Popen[str], dict[str, object]]:
+def start_daemon(
+    data: Path, work: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, object]]:
     print(f"$ ledgerd serve --data-dir {data} --listen 127.0.0.1:0")
     daemon = subprocess.Popen(
         [
@@ -56,7 +71,7 @@ def start_daemon(data: Path, work: Path) -> tuple[subprocess.Popen[str], dict[st
         stdout=subprocess.PIPE,
         stderr=(work / "ledgerd.log").open("a"),
         text=True,
-        env=ENV,
+        env=env or ENV,
     )
     assert daemon.stdout is not None
     line = daemon.stdout.readline()
@@ -137,6 +152,82 @@ def online(work: Path) -> dict[str, object]:
     audit = json.loads(ledgerctl("verify", "--data-dir", str(data), "--json").stdout)
     print(f"  offline audit after a clean stop: ok={audit['ok']}")
     return {"events": verified["tree_size"], "types": types}
+
+
+def _view(*args: str, expect: int = 0) -> dict[str, Any]:
+    result = ledgerctl(*args, "--json", check=False, env=PIPELINE_ENV)
+    if result.returncode != expect:
+        sys.exit(f"demo step exited {result.returncode}, not {expect}:\n{result.stdout}")
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def views(work: Path) -> dict[str, object]:
+    """Verdicts, health, replay and rebuild over the checked-in pipeline fixture."""
+    data = work / "pipeline"
+    events = FIXTURE / "events.jsonl"
+    ledgerctl("import", str(events), "--data-dir", str(data), "--json", env=PIPELINE_ENV)
+    workspace = work / "pipeline-workspace"
+    for relative, text in json.loads((FIXTURE / "workspace.json").read_text()).items():
+        (workspace / relative).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / relative).write_text(text)
+    daemon, announced = start_daemon(data, work, PIPELINE_ENV)
+    server = ["--server", str(announced["address"])]
+    at = ["--at", PIPELINE_AT]
+    try:
+        verdicts = {}
+        for number in (101, 103, 105, 106):
+            found = _view("verdict", PULL + str(number), *server, *at)
+            verdict, explained = found["verdict"], found["explanation"]
+            verdicts[number] = verdict["production_readiness"]
+            print(
+                f"  pull/{number}: {verdict['production_readiness']} "
+                f"({explained['production_readiness']['rule']}: "
+                f"{explained['production_readiness']['reason']}), "
+                f"correctness {verdict['correctness']}, blast radius {verdict['blast_radius']}"
+            )
+        before = _view("verdict", PULL + "104", *server, "--at", "2026-03-01T05:00:00Z")
+        after = _view("verdict", PULL + "104", *server, *at)
+        print(
+            "  pull/104 at 05:00: "
+            f"{before['verdict']['production_readiness']}, at 12:00: "
+            f"{after['verdict']['production_readiness']} (its waiver expired at 06:00)"
+        )
+        health = _view("health", *server, *at, "--strict", expect=4)
+        print(
+            f"  health --strict: exit 4 ({health['error_code']}), blocking "
+            f"{', '.join(health['blocking'])}; summary {health['summary']}"
+        )
+        runs = _view("runs", *server, "--agent", "docs-agent", "--limit", "1")
+        run_id = str(runs["runs"][0]["run_id"])
+        strict = _view(
+            "replay", run_id, *server, "--workspace", str(workspace), "--strict", expect=3
+        )
+        loose = _view("replay", run_id, *server, "--workspace", str(workspace), "--best-effort")
+        print(
+            f"  replay of the latest docs run: {strict['replay']['summary']}; strict exits 3 "
+            f"({strict['error_code']}), best-effort exits 0 (ok={loose['replay']['ok']})"
+        )
+        status = _view("projections", "status", *server)
+        rebuilt = _view("projections", "rebuild", *server)
+        digests = [p["digest"] for p in status["projections"]]
+        same = digests == [p["digest"] for p in rebuilt["projections"]]
+        print(f"  rebuild from seq 0: the same state digests: {same}")
+        if not same:
+            sys.exit("demo failed: a rebuild changed the projections")
+        online_bytes = ledgerctl(
+            "verdict", PULL + "105", *server, *at, "--json", env=PIPELINE_ENV
+        ).stdout
+    finally:
+        daemon.terminate()
+        daemon.wait(60)
+    offline_bytes = ledgerctl(
+        "verdict", PULL + "105", "--data-dir", str(data), *at, "--json", env=PIPELINE_ENV
+    ).stdout
+    print(f"  offline, the same verdict bytes as online: {offline_bytes == online_bytes}")
+    if offline_bytes != online_bytes:
+        sys.exit("demo failed: offline and online verdicts differ")
+    return {"verdicts": verdicts, "blocking": health["blocking"]}
 
 
 def main() -> None:
@@ -223,6 +314,9 @@ def main() -> None:
         served = online(work)
 
         print()
+        pipeline = views(work)
+
+        print()
         print("summary")
         print(f"  events: {imported['tree_size']} (run records and findings), idempotent re-import")
         print(f"  signed checkpoint: size {proof['tree_size']}, root {proof['root']}")
@@ -230,6 +324,10 @@ def main() -> None:
         print(
             f"  daemon: {served['events']} events served, one run record recorded and one "
             "spooled while down, flushed exactly once, verified against the pinned key"
+        )
+        print(
+            f"  views over 1,403 pipeline events: verdicts {pipeline['verdicts']}, "
+            f"health --strict blocked by {pipeline['blocking']}, replay drift caught"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
