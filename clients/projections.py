@@ -198,8 +198,10 @@ class ProjectionsClient:
         )
         return self._view(GET_HISTORY, request)
 
-    def status(self) -> list[ProjectionState]:
-        return _states(self._call(GET_STATUS, pb.GetProjectionStatusRequest()))
+    def status(self, *, digests: bool = True) -> list[ProjectionState]:
+        """Each projection's position and lag, and (unless `digests=False`) state digest."""
+        request = pb.GetProjectionStatusRequest(without_digests=not digests)
+        return _states(self._call(GET_STATUS, request))
 
     def rebuild(self, names: Sequence[str] = ()) -> list[ProjectionState]:
         """Fold projections again from seq 0 (all when `names` is empty); waits until done."""

@@ -249,7 +249,8 @@ class LagProbe:
         self.samples: list[tuple[float, int, int]] = []
 
     def _sample(self) -> tuple[float, int, int]:
-        response = self._status(projections_pb2.GetProjectionStatusRequest(), timeout=10)
+        request = projections_pb2.GetProjectionStatusRequest(without_digests=True)
+        response = self._status(request, timeout=10)
         positions = [p.position for p in response.projections]
         return time.monotonic(), response.projections[0].log_size, min(positions)
 

@@ -30,6 +30,8 @@ from ledger.v1 import projections_pb2 as pb
 SERVICE_NAME = "ledger.v1.Projections"
 #: The longest a query waits for its projection, whatever the call's deadline.
 MAX_WAIT_S = 60.0
+#: How long before the call's deadline a wait gives up, to leave time to answer.
+_ANSWER_MARGIN_S = 0.25
 _DEFAULT_RUNS = 50
 _DEFAULT_HISTORY = 100
 _ENCODER = msgspec.json.Encoder()
@@ -106,7 +108,13 @@ class ProjectionsService:
         # A replay as of a seq reads the log itself; it waits for nothing.
         target = None if as_of is not None else self._target(freshness)
         remaining = context.time_remaining()
-        budget = MAX_WAIT_S if remaining is None else min(remaining, MAX_WAIT_S)
+        # Give up a little before the caller's deadline, so that it hears why
+        # (PROJECTION_BEHIND, with the position) rather than a bare DEADLINE_EXCEEDED.
+        budget = (
+            MAX_WAIT_S
+            if remaining is None
+            else min(remaining - min(_ANSWER_MARGIN_S, remaining / 10), MAX_WAIT_S)
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
         while True:
@@ -215,7 +223,9 @@ class ProjectionsService:
     async def GetProjectionStatus(
         self, request: pb.GetProjectionStatusRequest, context: Context
     ) -> pb.ProjectionStatusResponse:
-        return _status_response(await asyncio.to_thread(self._projector.engine.status))
+        engine = self._projector.engine
+        found = await asyncio.to_thread(engine.status, digests=not request.without_digests)
+        return _status_response(found)
 
     async def RebuildProjections(
         self, request: pb.RebuildProjectionsRequest, context: Context

@@ -117,8 +117,10 @@ class GetHistoryRequest(_message.Message):
     def __init__(self, stream: _Optional[str] = ..., from_version: _Optional[int] = ..., limit: _Optional[int] = ..., as_of: _Optional[int] = ...) -> None: ...
 
 class GetProjectionStatusRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("without_digests",)
+    WITHOUT_DIGESTS_FIELD_NUMBER: _ClassVar[int]
+    without_digests: bool
+    def __init__(self, without_digests: _Optional[bool] = ...) -> None: ...
 
 class RebuildProjectionsRequest(_message.Message):
     __slots__ = ("names",)
