@@ -52,8 +52,14 @@ def default_projections() -> tuple[Projection, ...]:
 
 
 class _Position(msgspec.Struct, frozen=True, array_like=True):
+    """How far a projection has folded, by which fold, over which log."""
+
     next_seq: int
     version: int
+    #: The log's Merkle root at `next_seq` (empty at 0): a projections directory
+    #: beside a log it was not folded from (a restored backup, a copied
+    #: directory) is noticed, and folded again.
+    root: bytes = b""
 
 
 _POSITION_CODEC = msgspec.msgpack.Decoder(_Position)
@@ -152,9 +158,17 @@ class ProjectionEngine:
             name
             for name, position in self._read_positions().items()
             if position.version != self._projections[name].version
+            or not self._folded_from_this_log(position)
         ]
         if stale:
             self._reset(stale)
+
+    def _folded_from_this_log(self, position: _Position) -> bool:
+        if position.next_seq == 0:
+            return True
+        if position.next_seq > self._log.size():
+            return False
+        return self._log.root(position.next_seq)[1] == position.root
 
     @property
     def names(self) -> list[str]:
@@ -215,10 +229,11 @@ class ProjectionEngine:
 
     def _fold_chunk(self, positions: dict[str, _Position], start: int, end: int) -> None:
         facts = self._facts(start, end)
+        _, root = self._log.root(end)
         for _ in range(8):
             try:
                 with self._gate.shared(), self._env.begin(write=True) as txn:
-                    self._fold_into(txn, positions, facts, end)
+                    self._fold_into(txn, positions, facts, end, root)
                 return
             except lmdb.MapFullError:
                 pass  # aborted; grow the map outside the transaction and fold the chunk again
@@ -246,6 +261,7 @@ class ProjectionEngine:
         positions: dict[str, _Position],
         facts: Sequence[Fact],
         end: int,
+        root: bytes,
     ) -> None:
         folding = [
             (name, projection, WriteBuffer(LmdbState(txn, self._dbs[name])))
@@ -266,7 +282,7 @@ class ProjectionEngine:
                     apply(fact, buffer)
         for name, projection, buffer in folding:
             buffer.flush(txn, self._dbs[name])
-            position = _Position(end, projection.version)
+            position = _Position(end, projection.version, root)
             txn.put(name.encode(), _ENCODER.encode(position), db=self._positions_db)
 
     def _grow(self) -> None:

@@ -99,7 +99,7 @@ class SourcesProjection:
     """Folds observations, registrations and suppressions per source."""
 
     name = NAME
-    version = 1
+    version = 2
     event_types = OBSERVED_TYPES | {
         "source.registered",
         "source.checked",

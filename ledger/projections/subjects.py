@@ -151,7 +151,7 @@ class SubjectsProjection:
     """Folds the gate's events per subject (see the module docstring)."""
 
     name = NAME
-    version = 1
+    version = 2
     event_types = frozenset(
         {
             "finding.reported",

@@ -52,7 +52,7 @@ class DaemonConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     group_commit_max_events: _Positive = 20_000
     shutdown_grace_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
     #: The most events the projections fold in one write transaction.
-    projection_chunk_events: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = DEFAULT_CHUNK
+    projection_chunk_events: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = DEFAULT_CHUNK
 
     @property
     def key_path(self) -> Path:

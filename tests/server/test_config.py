@@ -246,7 +246,7 @@ def test_values_of_the_wrong_type_are_refused(tmp_path: Path, file: str) -> None
         ("shutdown_grace_s", -0.5),
         ("shutdown_grace_s", 3600.5),
         ("projection_chunk_events", 0),
-        ("projection_chunk_events", 100_001),
+        ("projection_chunk_events", 10_001),
         ("data_dir", ""),
         ("listen", ""),
         ("origin", "has spaces/log"),
