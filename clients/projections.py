@@ -204,5 +204,10 @@ class ProjectionsClient:
         return _states(self._call(GET_STATUS, request))
 
     def rebuild(self, names: Sequence[str] = ()) -> list[ProjectionState]:
-        """Fold projections again from seq 0 (all when `names` is empty); waits until done."""
+        """Fold projections again from seq 0 (all when `names` is empty); waits until done.
+
+        One call lasts the whole rebuild (about a second per 60,000 events): give the
+        client a `RetryPolicy` whose `call_timeout_s` allows for it, as `ledgerctl
+        projections rebuild` does, or a retry starts the rebuild again.
+        """
         return _states(self._call(REBUILD, pb.RebuildProjectionsRequest(names=list(names))))
