@@ -51,6 +51,10 @@ def default_projections() -> tuple[Projection, ...]:
     return (SubjectsProjection(), SourcesProjection(), RunsProjection())
 
 
+class _PositionsMoved(Exception):
+    """The stored positions changed between reading them and folding a chunk."""
+
+
 class _Position(msgspec.Struct, frozen=True, array_like=True):
     """How far a projection has folded, by which fold, over which log."""
 
@@ -112,7 +116,8 @@ class ProjectionEngine:
     """Keeps projections caught up with one log and answers reads of their state.
 
     Thread-safe: folding (catch-up, rebuild) is serialised; views and replays
-    run concurrently with it.
+    run concurrently with it. Opened `readonly`, it only reads, while another
+    process (the daemon's projection worker) folds into the same directory.
     """
 
     def __init__(
@@ -122,30 +127,35 @@ class ProjectionEngine:
         *,
         directory: Path | None = None,
         chunk: int = DEFAULT_CHUNK,
+        readonly: bool = False,
     ) -> None:
         self._log = log
         self._chunk = chunk
+        self.readonly = readonly
         self._projections = {p.name: p for p in projections or default_projections()}
         self.directory = directory or log.data_dir / "projections"
         self._gate = TxnGate()
         self._fold_lock = threading.Lock()
         self._closed = False
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            if not readonly:
+                self.directory.mkdir(parents=True, exist_ok=True)
             self._env = lmdb.open(
                 str(self.directory),
                 map_size=_INITIAL_MAP,
                 max_dbs=len(self._projections) + 1,
                 max_readers=1024,
+                readonly=readonly,
                 # Each commit is written before the next; the meta page is not
                 # synced, so power loss can lose the last fold, never mix two.
                 sync=True,
                 metasync=False,
             )
+            create = not readonly
             self._dbs = {
-                name: self._env.open_db(name.encode(), create=True) for name in self._projections
+                name: self._env.open_db(name.encode(), create=create) for name in self._projections
             }
-            self._positions_db = self._env.open_db(_POSITIONS, create=True)
+            self._positions_db = self._env.open_db(_POSITIONS, create=create)
         except OSError as exc:
             raise IoFailure(
                 ErrorCode.STORAGE_FAILURE,
@@ -154,6 +164,8 @@ class ProjectionEngine:
             ) from None
         except lmdb.Error as exc:
             raise _storage_error(exc, "opening") from None
+        if readonly:
+            return
         stale = [
             name
             for name, position in self._read_positions().items()
@@ -202,6 +214,21 @@ class ProjectionEngine:
         """How many log events each projection has folded."""
         return {name: p.next_seq for name, p in self._read_positions().items()}
 
+    def check_names(self, names: Sequence[str] | None) -> list[str]:
+        """The projections `names` means (empty or None: all), each checked to exist."""
+        chosen = list(names) if names else self.names
+        for name in chosen:
+            self._check_name(name)
+        return chosen
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise InvalidInput(
+                ErrorCode.INVALID_ARGUMENT,
+                "these projections were opened read-only",
+                hint="fold through the process that owns the data directory",
+            )
+
     def _check_name(self, name: str) -> Projection:
         projection = self._projections.get(name)
         if projection is None:
@@ -210,12 +237,19 @@ class ProjectionEngine:
 
     # Folding -----------------------------------------------------------------------------
 
-    def catch_up(self, *, stop: Callable[[], bool] | None = None) -> dict[str, int]:
+    def catch_up(
+        self,
+        *,
+        stop: Callable[[], bool] | None = None,
+        on_chunk: Callable[[dict[str, int]], None] | None = None,
+    ) -> dict[str, int]:
         """Fold every event the log holds now into every projection; returns the positions.
 
         Works in chunks, each committed on its own, so `stop` (checked between
-        chunks) can end a long catch-up early without losing what was done.
+        chunks) can end a long catch-up early without losing what was done;
+        `on_chunk` hears the positions after each commit.
         """
+        self._check_writable()
         with self._fold_lock:
             while True:
                 positions = self._read_positions()
@@ -225,16 +259,25 @@ class ProjectionEngine:
                 end = min(size, start + self._chunk * (BACKLOG_CHUNKS if behind else 1))
                 if start >= end or (stop is not None and stop()):
                     return {name: p.next_seq for name, p in positions.items()}
-                self._fold_chunk(positions, start, end)
+                if self._fold_chunk(positions, start, end) and on_chunk is not None:
+                    on_chunk({name: max(p.next_seq, end) for name, p in positions.items()})
 
-    def _fold_chunk(self, positions: dict[str, _Position], start: int, end: int) -> None:
+    def _fold_chunk(self, positions: dict[str, _Position], start: int, end: int) -> bool:
         facts = self._facts(start, end)
         _, root = self._log.root(end)
         for _ in range(8):
             try:
                 with self._gate.shared(), self._env.begin(write=True) as txn:
+                    # Another process may have folded since the positions were read
+                    # (a daemon's worker still finishing its chunk after the daemon
+                    # died): folding from stale positions would fold events twice.
+                    for name, position in positions.items():
+                        if self._position_in(txn, name) != position:
+                            raise _PositionsMoved
                     self._fold_into(txn, positions, facts, end, root)
-                return
+                return True
+            except _PositionsMoved:
+                return False  # aborted: the caller reads the positions again
             except lmdb.MapFullError:
                 pass  # aborted; grow the map outside the transaction and fold the chunk again
             except lmdb.Error as exc:
@@ -302,9 +345,8 @@ class ProjectionEngine:
 
     def rebuild(self, names: Sequence[str] | None = None) -> dict[str, int]:
         """Fold the named projections (default: all) again from seq 0; returns the positions."""
-        chosen = list(names) if names else self.names
-        for name in chosen:
-            self._check_name(name)
+        chosen = self.check_names(names)
+        self._check_writable()
         with self._fold_lock:
             self._reset(chosen)
         return self.catch_up()
@@ -313,21 +355,40 @@ class ProjectionEngine:
 
     @contextmanager
     def _read_txn(self) -> Iterator[lmdb.Transaction]:
-        with self._gate.shared():
-            if self._closed:
-                raise InvalidInput(
-                    ErrorCode.INVALID_ARGUMENT,
-                    "the projections are closed",
-                    hint="open the data directory again",
-                )
+        for _ in range(3):
+            with self._gate.shared():
+                if self._closed:
+                    raise InvalidInput(
+                        ErrorCode.INVALID_ARGUMENT,
+                        "the projections are closed",
+                        hint="open the data directory again",
+                    )
+                try:
+                    txn = self._env.begin(write=False)
+                except lmdb.MapResizedError:
+                    txn = None
+                except lmdb.Error as exc:
+                    raise _storage_error(exc, "reading") from None
+                if txn is not None:
+                    try:
+                        yield txn
+                    finally:
+                        txn.abort()
+                    return
+            # The folding process grew the map: adopt its new size.
+            self._adopt_map_size()
+        raise IoFailure(
+            ErrorCode.STORAGE_FAILURE,
+            "the projections map kept being resized while starting a read",
+            hint="retry; the projections are growing quickly",
+        )
+
+    def _adopt_map_size(self) -> None:
+        with self._gate.exclusive():
             try:
-                txn = self._env.begin(write=False)
+                self._env.set_mapsize(0)
             except lmdb.Error as exc:
-                raise _storage_error(exc, "reading") from None
-            try:
-                yield txn
-            finally:
-                txn.abort()
+                raise _storage_error(exc, "adopting the map size of") from None
 
     @contextmanager
     def view(self, name: str) -> Iterator[ProjectionView]:

@@ -288,8 +288,12 @@ class Daemon:
         if log.recovered_stale_lock_from is not None:
             _log.warning("took over the lock of pid %d, which died", log.recovered_stale_lock_from)
         signer = load_or_create_signer(config)
-        engine = ProjectionEngine(log, chunk=config.projection_chunk_events)
-        projector = Projector(engine)
+        # Opened for writing once, for the checks every fold starts from (versions, the
+        # log the state belongs to); then only the worker process folds, and the
+        # daemon reads.
+        ProjectionEngine(log).close()
+        engine = ProjectionEngine(log, readonly=True)
+        projector = Projector(Path(config.data_dir), config.projection_chunk_events, engine)
         committer = GroupCommitter(
             log, max_events=config.group_commit_max_events, on_commit=projector.poke
         )

@@ -1,92 +1,194 @@
-"""Keeps the projections caught up inside the daemon, and lets queries wait for a seq.
+"""Keeps the projections caught up from inside the daemon, and lets queries wait for a seq.
 
-The fold runs on its own thread, woken after each group commit, so appends
-never wait for projections. Positions are published to the event loop, where a
-query with `min_seq` waits (without polling) until its seq is folded.
+The folding itself runs in a child process (`projection_worker`), so appends
+never share a GIL with it. This side starts the worker (and starts it again
+if it dies), wakes it after each group commit, and publishes the positions it
+reports to the event loop, where a query with `min_seq` waits (without
+polling) until its seq is folded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import multiprocessing
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
 
-from ledger.errors import ErrorCode, InternalFailure, LedgerError, NetworkTransient
+from ledger.errors import (
+    CODE_CATEGORY,
+    ERROR_CLASSES,
+    ErrorCode,
+    LedgerError,
+    NetworkTransient,
+)
 from ledger.projections import ProjectionEngine, ProjectionStatus
+from ledger.server import projection_worker
 
 _log = logging.getLogger("ledgerd")
-#: After a failed fold, wait this long before trying again (unless woken by a commit).
-_RETRY_AFTER_S = 1.0
+#: A worker that died is started again after this long.
+_RESTART_AFTER_S = 1.0
+#: How long a stopping worker gets to finish its chunk before it is killed.
+_STOP_GRACE_S = 10.0
 
 
-def _as_ledger_error(exc: Exception) -> LedgerError:
-    if isinstance(exc, LedgerError):
-        return exc
-    return InternalFailure(
-        ErrorCode.INTERNAL,
-        f"folding the projections failed unexpectedly: {type(exc).__name__}",
-        hint="this is a bug in ledgerd; the daemon log has the trace",
-    )
+def _error(parts: tuple[str, str, str, dict[str, Any]]) -> LedgerError:
+    code_text, message, hint, details = parts
+    code = ErrorCode(code_text)
+    return ERROR_CLASSES[CODE_CATEGORY[code]](code, message, hint=hint, details=details)
 
 
 class Projector:
-    """The daemon's projection thread (see the module docstring)."""
+    """The daemon's side of the projection worker (see the module docstring).
 
-    def __init__(self, engine: ProjectionEngine) -> None:
-        self.engine = engine
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ledgerd-projector", daemon=True)
+    `reader` is the daemon's read-only view of the same projections: queries
+    read it, and rebuild requests are checked against it before they are sent.
+    """
+
+    def __init__(self, data_dir: Path, chunk: int, reader: ProjectionEngine) -> None:
+        self._data_dir = data_dir
+        self._chunk = chunk
+        self.engine = reader
+        self._context = multiprocessing.get_context("spawn")
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._send_lock = threading.Lock()
+        #: A wake is on its way and the worker has not reported since: another adds nothing.
+        self._wake_pending = False
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.positions = engine.positions()
+        self._listener: threading.Thread | None = None
+        self.positions = reader.positions()
         self.failure: LedgerError | None = None
+        #: How often the worker died and was started again.
+        self.restarts = 0
         self._changed = asyncio.Event()
+        self._tokens = itertools.count(1)
+        self._rebuilds: dict[int, asyncio.Future[dict[str, int]]] = {}
+
+    # The worker ---------------------------------------------------------------------------
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._thread.start()
-        self.poke()
+        self._spawn()
+
+    def _spawn(self) -> None:
+        ours, theirs = self._context.Pipe()
+        process = self._context.Process(
+            target=projection_worker.run,
+            args=(str(self._data_dir), self._chunk, theirs),
+            name="ledgerd-projections",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._process, self._conn = process, ours
+        self._listener = threading.Thread(
+            target=self._listen, args=(ours, process), name="ledgerd-projector", daemon=True
+        )
+        self._listener.start()
+
+    def _listen(self, conn: Connection, process: BaseProcess) -> None:
+        """Relay the worker's reports to the event loop until it exits."""
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            self._on_loop(self._receive, message)
+        process.join()
+        if not self._stopping:
+            self._on_loop(self._worker_died, process.exitcode)
+
+    def _on_loop(self, callback: Callable[..., None], *args: object) -> None:
+        loop = self._loop
+        # The loop may close between the check and the call; then nobody is waiting.
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(callback, *args)
+
+    def _receive(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "positions":
+            self._wake_pending = False
+            self._publish(message[1], None)
+        elif kind == "rebuilt":
+            _, token, positions = message
+            self._publish(positions, None)
+            self._settle(token, positions)
+        elif kind == "failed":
+            _, token, parts = message
+            error = _error(parts)
+            if token is None:
+                _log.error("folding the projections failed: %s", error)
+                self._publish(self.positions, error)
+            else:
+                self._settle(token, error)
+
+    def _worker_died(self, exitcode: int | None) -> None:
+        # Transient: queries keep waiting (up to their deadlines) for the next worker,
+        # which resumes from the committed positions.
+        self.restarts += 1
+        _log.error(
+            "the projection worker exited unexpectedly (exit code %s); starting it again",
+            exitcode,
+        )
+        interrupted = NetworkTransient(
+            ErrorCode.PROJECTION_BEHIND,
+            f"the projection worker exited (exit code {exitcode}) during the rebuild",
+            hint="the rebuild goes on in the restarted worker; "
+            "`ledgerctl projections status` shows its progress",
+            details={"worker_restarts": self.restarts},
+        )
+        for token in list(self._rebuilds):
+            self._settle(token, interrupted)
+        loop = self._loop
+        if loop is not None and not self._stopping:
+            loop.call_later(_RESTART_AFTER_S, self._restart)
+
+    def _restart(self) -> None:
+        if not self._stopping:
+            self._wake_pending = False
+            self._spawn()
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        with self._send_lock, contextlib.suppress(OSError, ValueError):
+            conn.send(message)
 
     def poke(self) -> None:
-        """New events were committed: fold them soon. Safe from any thread."""
-        self._wake.set()
+        """New events were committed: have the worker fold them."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._send(("wake",))
 
     async def stop(self) -> None:
-        """Stop folding (between chunks); what was folded stays committed."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            await asyncio.to_thread(self._thread.join)
+        """Stop the worker (between chunks); what it folded stays committed."""
+        self._stopping = True
+        process, listener = self._process, self._listener
+        self._send(("stop",))
+        if process is not None:
+            await asyncio.to_thread(process.join, _STOP_GRACE_S)
+            if process.is_alive():
+                process.kill()
+                await asyncio.to_thread(process.join)
+        if listener is not None:
+            await asyncio.to_thread(listener.join)
+        if self._conn is not None:
+            self._conn.close()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            failure: LedgerError | None = None
-            try:
-                positions = self.engine.catch_up(stop=self._stop.is_set)
-            except Exception as exc:  # reported to every waiting query, then retried
-                _log.exception("folding the projections failed")
-                failure = _as_ledger_error(exc)
-                positions = dict(self.positions)
-            self._publish_threadsafe(positions, failure)
-            if failure is not None and not self._stop.wait(_RETRY_AFTER_S):
-                self._wake.set()
-
-    def _publish_threadsafe(self, positions: dict[str, int], failure: LedgerError | None) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        # The loop may close between the check and the call; then nobody is waiting.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._publish, positions, failure)
+    # Waiting for positions ----------------------------------------------------------------
 
     def _publish(self, positions: dict[str, int], failure: LedgerError | None) -> None:
-        self.positions = positions
+        self.positions = dict(positions)
         self.failure = failure
         self._changed.set()
         self._changed = asyncio.Event()
@@ -97,7 +199,10 @@ class Projector:
         deadline = loop.time() + timeout_s
         while self.positions.get(name, 0) <= seq:
             if self.failure is not None:
-                raise _as_ledger_error(self.failure)
+                failure = self.failure
+                raise type(failure)(
+                    failure.code, failure.message, hint=failure.hint, details=failure.details
+                )
             remaining = deadline - loop.time()
             if remaining <= 0:
                 position = self.positions.get(name, 0)
@@ -106,17 +211,34 @@ class Projector:
                     f"projection {name} has folded {position} events, not yet seq {seq}",
                     hint="retry, or give the call a longer deadline; "
                     "`ledgerctl projections status` shows the lag",
-                    details={"projection": name, "position": position, "min_seq": seq},
+                    details={
+                        "projection": name,
+                        "position": position,
+                        "min_seq": seq,
+                        "worker_restarts": self.restarts,
+                    },
                 )
             changed = self._changed
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
-            except TimeoutError:
-                continue
+
+    # Rebuilds ------------------------------------------------------------------------------
+
+    def _settle(self, token: int, outcome: dict[str, int] | LedgerError) -> None:
+        future = self._rebuilds.pop(token, None)
+        if future is None or future.done():
+            return
+        if isinstance(outcome, LedgerError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
     async def rebuild(self, names: Sequence[str]) -> list[ProjectionStatus]:
         """Fold the named projections again from seq 0 (all when empty); their status after."""
-        positions = await asyncio.to_thread(self.engine.rebuild, list(names))
-        self._publish(positions, None)
-        self.poke()
+        chosen = self.engine.check_names(names)
+        token = next(self._tokens)
+        future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
+        self._rebuilds[token] = future
+        self._send(("rebuild", token, chosen))
+        await future
         return await asyncio.to_thread(self.engine.status)
