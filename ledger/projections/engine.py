@@ -292,8 +292,8 @@ class ProjectionEngine:
     def _facts(self, start: int, end: int) -> list[Fact]:
         wanted = frozenset().union(*(p.event_types for p in self._projections.values()))
         facts: list[Fact] = []
-        for stored in self._log.leaves(start, end):
-            fact = read_fact(stored.seq, stored.leaf_bytes)
+        for seq, raw in self._log.leaf_bytes(start, end):
+            fact = read_fact(seq, raw)
             if fact.type in wanted:
                 facts.append(fact)
         return facts
@@ -415,8 +415,8 @@ class ProjectionEngine:
             )
         state = MemoryState()
         types = projection.event_types
-        for stored in self._log.leaves(0, through_seq + 1):
-            fact = read_fact(stored.seq, stored.leaf_bytes)
+        for seq, raw in self._log.leaf_bytes(0, through_seq + 1):
+            fact = read_fact(seq, raw)
             if fact.type in types:
                 projection.apply(fact, state)
         return ProjectionView(name, through_seq + 1, state)

@@ -9,8 +9,6 @@ derived at query time (`health_rules.py`) against an explicit evaluation time.
 
 from __future__ import annotations
 
-import functools
-
 import msgspec
 
 from ledger.projections import payload_views as views
@@ -131,14 +129,8 @@ class SourcesProjection:
             _observe(state, fact.producer, fact, True, None, None)
 
 
-@functools.lru_cache(maxsize=4096)
-def _source_key(source_id: str) -> bytes:
-    # Nearly every event observes a source, and there are few sources.
-    return state_key(_SOURCE, source_id)
-
-
 def _load(state: StateWriter, source_id: str) -> tuple[bytes, SourceRow]:
-    key = _source_key(source_id)
+    key = state_key(_SOURCE, source_id)
     return key, state.get_row(key, SOURCES) or _new_source(source_id)
 
 

@@ -8,6 +8,7 @@ read both.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 from typing import Any, Protocol, TypeVar, cast
@@ -30,8 +31,13 @@ _SHORT_PART = _MAX_PART_BYTES // 4
 DIGEST_DOMAIN = b"ledgerd-projection-state/1\n"
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def state_key(table: str, *parts: str) -> bytes:
-    """The key of a row: its table and parts, each part short enough for LMDB."""
+    """The key of a row: its table and parts, each part short enough for LMDB.
+
+    Cached: folds build the keys of the same busy rows (a subject, a source, a
+    probe) for event after event.
+    """
     # Folds build keys for every event: the common case (short parts) is one join.
     for part in parts:
         if len(part) > _SHORT_PART:

@@ -8,8 +8,6 @@ waiver expiry depends on the evaluation time, which the fold must never read.
 
 from __future__ import annotations
 
-import functools
-
 import msgspec
 
 from ledger.projections import payload_views as views
@@ -182,14 +180,8 @@ class SubjectsProjection:
             _evaluate(fact, views.EVALUATED.read(fact), state)
 
 
-@functools.lru_cache(maxsize=4096)
-def _subject_key(subject: str) -> bytes:
-    # Most gate events touch their subject's row, and a few subjects are busy.
-    return state_key(_SUBJECT, subject)
-
-
 def _touch(subject: str, seq: int, state: StateWriter) -> None:
-    key = _subject_key(subject)
+    key = state_key(_SUBJECT, subject)
     if state.get_row(key, SUBJECTS) is None:
         state.put_row(key, SubjectRow(subject=subject, first_seq=seq), SUBJECTS)
 

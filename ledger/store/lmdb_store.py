@@ -295,6 +295,24 @@ class LmdbEventLog:
             if position >= stop or not batch:
                 return
 
+    def leaf_bytes(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(seq, leaf bytes) with start <= seq < end (end defaults to the size at the first read).
+
+        The cheapest bulk read: no leaf hashes, no decoding, no key checks (the
+        caller checks each leaf's own `seq`); chunks of short transactions.
+        """
+        position = max(start, 0)
+        while True:
+            with self.snapshot() as view:
+                stop = view.size if end is None else min(end, view.size)
+                end = stop
+                batch = view.leaf_bytes_range(position, min(stop, position + _READ_CHUNK))
+            for offset, raw in enumerate(batch):
+                yield position + offset, raw
+            position += len(batch)
+            if position >= stop or not batch:
+                return
+
     def stream_leaves(self, stream: str, from_version: int = 1) -> Iterator[StoredLeaf]:
         """A stream's leaves in version order from `from_version` (1-based), undecoded."""
         version = max(from_version, 1)
