@@ -190,9 +190,8 @@ def gave_up_reconnecting(policy: RetryPolicy, failures: int, last_success: float
     a row or `overall_deadline_s` since it last worked, whichever comes first. Each
     message received, even the empty one that opens a subscription, ends an outage."""
     return (
-        (policy.max_attempts is not None and failures >= policy.max_attempts)
-        or time.monotonic() - last_success >= policy.overall_deadline_s
-    )
+        policy.max_attempts is not None and failures >= policy.max_attempts
+    ) or time.monotonic() - last_success >= policy.overall_deadline_s
 
 
 def backoff_s(policy: RetryPolicy, attempt: int) -> float:

@@ -162,13 +162,31 @@ class ProjectionsClient:
         )
         return self._view(GET_SUPPRESSIONS, request)
 
-    def replay(self, run_id: str, *, min_seq: int | None = None, allow_stale: bool = False) -> Json:
+    def replay(
+        self,
+        run_id: str,
+        *,
+        as_of: int | None = None,
+        min_seq: int | None = None,
+        allow_stale: bool = False,
+    ) -> Json:
         """A run's full record and provenance; check a workspace with `replay_report`."""
-        request = pb.GetReplayRequest(run_id=run_id, freshness=_freshness(min_seq, allow_stale))
+        request = pb.GetReplayRequest(
+            run_id=run_id, freshness=_freshness(min_seq, allow_stale), as_of=as_of
+        )
         return self._view(GET_REPLAY, request)
 
-    def run(self, run_id: str, *, min_seq: int | None = None, allow_stale: bool = False) -> Json:
-        request = pb.GetRunRequest(run_id=run_id, freshness=_freshness(min_seq, allow_stale))
+    def run(
+        self,
+        run_id: str,
+        *,
+        as_of: int | None = None,
+        min_seq: int | None = None,
+        allow_stale: bool = False,
+    ) -> Json:
+        request = pb.GetRunRequest(
+            run_id=run_id, freshness=_freshness(min_seq, allow_stale), as_of=as_of
+        )
         return self._view(GET_RUN, request)
 
     def runs(
@@ -178,6 +196,7 @@ class ProjectionsClient:
         status: str | None = None,
         before_seq: int | None = None,
         limit: int = 50,
+        as_of: int | None = None,
         min_seq: int | None = None,
         allow_stale: bool = False,
     ) -> Json:
@@ -187,6 +206,7 @@ class ProjectionsClient:
             before_seq=before_seq,
             limit=limit,
             freshness=_freshness(min_seq, allow_stale),
+            as_of=as_of,
         )
         return self._view(LIST_RUNS, request)
 

@@ -65,7 +65,7 @@ class ProjectionSource(Protocol):
         self, source: str, *, at: datetime | None, as_of: int | None, min_seq: int | None
     ) -> Json: ...
 
-    def replay(self, run_id: str, *, min_seq: int | None) -> Json: ...
+    def replay(self, run_id: str, *, as_of: int | None, min_seq: int | None) -> Json: ...
 
     def runs(
         self,
@@ -74,6 +74,7 @@ class ProjectionSource(Protocol):
         status: str | None,
         before_seq: int | None,
         limit: int,
+        as_of: int | None,
         min_seq: int | None,
     ) -> Json: ...
 
@@ -185,8 +186,8 @@ class OfflineSource:
     ) -> Json:
         return self._ready(min_seq, as_of).suppressions(source, at=self._at(at), as_of=as_of)
 
-    def replay(self, run_id: str, *, min_seq: int | None) -> Json:
-        return self._ready(min_seq).replay(run_id)
+    def replay(self, run_id: str, *, as_of: int | None, min_seq: int | None) -> Json:
+        return self._ready(min_seq, as_of).replay(run_id, as_of=as_of)
 
     def runs(
         self,
@@ -195,10 +196,11 @@ class OfflineSource:
         status: str | None,
         before_seq: int | None,
         limit: int,
+        as_of: int | None,
         min_seq: int | None,
     ) -> Json:
-        return self._ready(min_seq).runs(
-            agent=agent, status=status, before_seq=before_seq, limit=limit
+        return self._ready(min_seq, as_of).runs(
+            agent=agent, status=status, before_seq=before_seq, limit=limit, as_of=as_of
         )
 
     def history(self, stream: str, *, from_version: int, limit: int, as_of: int | None) -> Json:
@@ -285,8 +287,8 @@ class OnlineSource:
     ) -> Json:
         return self._calls.suppressions(source, at=at, as_of=as_of, min_seq=min_seq)
 
-    def replay(self, run_id: str, *, min_seq: int | None) -> Json:
-        return self._calls.replay(run_id, min_seq=min_seq)
+    def replay(self, run_id: str, *, as_of: int | None, min_seq: int | None) -> Json:
+        return self._calls.replay(run_id, as_of=as_of, min_seq=min_seq)
 
     def runs(
         self,
@@ -295,10 +297,16 @@ class OnlineSource:
         status: str | None,
         before_seq: int | None,
         limit: int,
+        as_of: int | None,
         min_seq: int | None,
     ) -> Json:
         return self._calls.runs(
-            agent=agent, status=status, before_seq=before_seq, limit=limit, min_seq=min_seq
+            agent=agent,
+            status=status,
+            before_seq=before_seq,
+            limit=limit,
+            as_of=as_of,
+            min_seq=min_seq,
         )
 
     def history(self, stream: str, *, from_version: int, limit: int, as_of: int | None) -> Json:

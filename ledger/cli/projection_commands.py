@@ -283,6 +283,7 @@ def health_command(
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 3) on drifted or missing inputs.")
 @click.option("--best-effort", is_flag=True, help="Only warn about drifted or missing inputs.")
+@as_of_option
 @min_seq_option
 @json_option
 def replay_command(
@@ -291,6 +292,7 @@ def replay_command(
     workspace: Path,
     strict: bool,
     best_effort: bool,
+    as_of: int | None,
     min_seq: int | None,
     as_json: bool,
 ) -> None:
@@ -306,7 +308,7 @@ def replay_command(
         )
     mode: ReplayMode | None = "strict" if strict else "best_effort" if best_effort else None
     with open_projection_source(target, progress=not as_json) as source:
-        document = source.replay(run_id, min_seq=min_seq)
+        document = source.replay(run_id, as_of=as_of, min_seq=min_seq)
     report = replay_report(document, workspace, mode)
     failed = replay_failure(report)
     _emit(
@@ -332,6 +334,7 @@ def replay_command(
 @click.option(
     "--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many."
 )
+@as_of_option
 @min_seq_option
 @json_option
 def runs_command(
@@ -340,13 +343,19 @@ def runs_command(
     status: str | None,
     before_seq: int | None,
     limit: int,
+    as_of: int | None,
     min_seq: int | None,
     as_json: bool,
 ) -> None:
     """Run records, newest first."""
     with open_projection_source(target, progress=not as_json) as source:
         document = source.runs(
-            agent=agent, status=status, before_seq=before_seq, limit=limit, min_seq=min_seq
+            agent=agent,
+            status=status,
+            before_seq=before_seq,
+            limit=limit,
+            as_of=as_of,
+            min_seq=min_seq,
         )
     _emit(document, as_json, render_runs)
 

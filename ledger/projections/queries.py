@@ -212,6 +212,7 @@ class ProjectionQueries:
         status: str | None = None,
         before_seq: int | None = None,
         limit: int = 50,
+        as_of: int | None = None,
     ) -> Json:
         """Run records newest first, filtered and paged by seq."""
         _check_limit(limit)
@@ -219,34 +220,34 @@ class ProjectionQueries:
             check_name(agent, "agent")
         if status is not None:
             _check_choices("status", [status], ("SUCCESS", "PARTIAL", "FAILED", "SKIPPED"))
-        with self._engine.view(runs_table.NAME) as view:
+        with self._view(runs_table.NAME, as_of) as view:
             rows = runs_table.list_runs(
                 view.state, agent=agent, status=status, before_seq=before_seq, limit=limit
             )
-            head = position_json(view.position, None, None)
+            head = position_json(view.position, as_of, None)
         return {
             **head,
             "runs": [run_json(row) for row in rows],
             "next_before_seq": rows[-1].seq if len(rows) == limit else None,
         }
 
-    def run(self, run_id: str) -> Json:
+    def run(self, run_id: str, *, as_of: int | None = None) -> Json:
         """One run's row, as `runs` lists it."""
-        with self._engine.view(runs_table.NAME) as view:
+        with self._view(runs_table.NAME, as_of) as view:
             row = _run_row(view, run_id)
-            head = position_json(view.position, None, None)
+            head = position_json(view.position, as_of, None)
         return {**head, "run": run_json(row)}
 
-    def replay(self, run_id: str) -> Json:
+    def replay(self, run_id: str, *, as_of: int | None = None) -> Json:
         """What a replay of a run checks: its full record from the log, and its provenance.
 
         The workspace comparison happens where the workspace is
         (`ledger.projections.replay.replay_report`).
         """
-        with self._engine.view(runs_table.NAME) as view:
+        with self._view(runs_table.NAME, as_of) as view:
             row = _run_row(view, run_id)
             provenance = runs_table.provenance(view.state, row)
-            head = position_json(view.position, None, None)
+            head = position_json(view.position, as_of, None)
         stored = self._log.get(row.seq)
         record = stored.leaf.envelope.data
         if not isinstance(record, RunRecordV1):

@@ -186,16 +186,27 @@ class ProjectionsService:
         )
 
     async def GetReplay(self, request: pb.GetReplayRequest, context: Context) -> pb.ViewResponse:
+        as_of = _optional_int(request, "as_of")
         return await self._answer(
-            RUNS, request.freshness, context, lambda: self._queries.replay(request.run_id)
+            RUNS,
+            request.freshness,
+            context,
+            lambda: self._queries.replay(request.run_id, as_of=as_of),
+            as_of=as_of,
         )
 
     async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.ViewResponse:
+        as_of = _optional_int(request, "as_of")
         return await self._answer(
-            RUNS, request.freshness, context, lambda: self._queries.run(request.run_id)
+            RUNS,
+            request.freshness,
+            context,
+            lambda: self._queries.run(request.run_id, as_of=as_of),
+            as_of=as_of,
         )
 
     async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ViewResponse:
+        as_of = _optional_int(request, "as_of")
         return await self._answer(
             RUNS,
             request.freshness,
@@ -205,7 +216,9 @@ class ProjectionsService:
                 status=_optional_str(request, "status"),
                 before_seq=_optional_int(request, "before_seq"),
                 limit=request.limit or _DEFAULT_RUNS,
+                as_of=as_of,
             ),
+            as_of=as_of,
         )
 
     async def GetHistory(self, request: pb.GetHistoryRequest, context: Context) -> pb.ViewResponse:

@@ -75,34 +75,40 @@ class GetSuppressionsRequest(_message.Message):
     def __init__(self, source_id: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., as_of: _Optional[int] = ..., evaluated_at: _Optional[str] = ...) -> None: ...
 
 class GetReplayRequest(_message.Message):
-    __slots__ = ("run_id", "freshness")
+    __slots__ = ("run_id", "freshness", "as_of")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     freshness: Freshness
-    def __init__(self, run_id: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ...) -> None: ...
+    as_of: int
+    def __init__(self, run_id: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., as_of: _Optional[int] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ("agent", "status", "before_seq", "limit", "freshness")
+    __slots__ = ("agent", "status", "before_seq", "limit", "freshness", "as_of")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     agent: str
     status: str
     before_seq: int
     limit: int
     freshness: Freshness
-    def __init__(self, agent: _Optional[str] = ..., status: _Optional[str] = ..., before_seq: _Optional[int] = ..., limit: _Optional[int] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ...) -> None: ...
+    as_of: int
+    def __init__(self, agent: _Optional[str] = ..., status: _Optional[str] = ..., before_seq: _Optional[int] = ..., limit: _Optional[int] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., as_of: _Optional[int] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
-    __slots__ = ("run_id", "freshness")
+    __slots__ = ("run_id", "freshness", "as_of")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     freshness: Freshness
-    def __init__(self, run_id: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ...) -> None: ...
+    as_of: int
+    def __init__(self, run_id: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., as_of: _Optional[int] = ...) -> None: ...
 
 class GetHistoryRequest(_message.Message):
     __slots__ = ("stream", "from_version", "limit", "as_of")

@@ -97,6 +97,8 @@ EVENTS = [
 LOG_SIZE = len(EVENTS) + 1
 SEQ_F1 = 11
 SEQ_F2 = 12
+SEQ_RUN_A = 9
+SEQ_RUN_B = 10
 
 
 # Running the CLI -------------------------------------------------------------------------
@@ -243,6 +245,7 @@ SAME_VIEWS = [
     ["runs", "--status", "SUCCESS", "--limit", "1"],
     ["runs", "--limit", "1"],
     ["runs", "--before-seq", "10"],
+    ["runs", "--as-of", str(SEQ_RUN_A)],
     ["history", "findings/pr-7"],
     ["history", "findings/pr-7", "--from-version", "2", "--limit", "1"],
     ["history", "findings/pr-7", "--as-of", str(SEQ_F2)],
@@ -251,6 +254,7 @@ SAME_VIEWS = [
     ["replay", RUN_A, "--workspace", "{workspace}", "--best-effort"],
     ["replay", RUN_A, "--workspace", "{clean}", "--strict"],
     ["replay", RUN_A, "--workspace", "{clean}", "--min-seq", "9"],
+    ["replay", RUN_B, "--workspace", "{workspace}", "--as-of", str(SEQ_RUN_B)],
 ]
 
 
@@ -281,6 +285,12 @@ SAME_FAILURES = [
     (["health", "--as-of", "999"], "invalid_input", "INVALID_ARGUMENT"),
     (["history", "findings/pr-7", "--limit", "10001"], "invalid_input", "INVALID_ARGUMENT"),
     (["runs", "--limit", "10001"], "invalid_input", "INVALID_ARGUMENT"),
+    # Not yet recorded as of the seq before it.
+    (
+        ["replay", RUN_B, "--workspace", "{clean}", "--as-of", str(SEQ_RUN_A)],
+        "invalid_input",
+        "NOT_FOUND",
+    ),
     (["health", "--source", "no-such-source"], "invalid_input", "NOT_FOUND"),
     (["health", "--explain-suppress", "no-such-source"], "invalid_input", "NOT_FOUND"),
     (["replay", "no-such-run", "--workspace", "{clean}"], "invalid_input", "NOT_FOUND"),
@@ -710,3 +720,12 @@ def test_read_your_writes_online(daemon: DaemonProcess) -> None:
     out, _ = text(invoke("verdict", "pr-9", "--min-seq", str(seq), *server))
     assert "F-9" in out
     assert "fresh from the gate" in out
+
+
+def test_runs_as_of_a_seq_list_only_what_was_recorded_by_then(ledgers: Ledgers) -> None:
+    earlier = view(invoke("runs", "--as-of", str(SEQ_RUN_A), "--json", *ledgers.online))
+    assert [r["run_id"] for r in earlier["runs"]] == [RUN_A]
+    assert earlier["as_of"] == SEQ_RUN_A
+    assert earlier["log_position"] == SEQ_RUN_A + 1
+    now = view(invoke("runs", "--json", *ledgers.online))
+    assert [r["run_id"] for r in now["runs"]] == [RUN_B, RUN_A]
