@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from clients._calls import Method, protocol_error
 from ledger.clock import format_utc
+from ledger.errors import ErrorCode, InvalidInput
 from ledger.v1 import projections_pb2 as pb
 
 Json = dict[str, Any]
@@ -59,7 +60,16 @@ def _freshness(min_seq: int | None, allow_stale: bool) -> pb.Freshness:
 
 
 def _at(at: datetime | None) -> str:
-    return format_utc(at) if at is not None else ""
+    if at is None:
+        return ""
+    if at.tzinfo is None:
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"evaluation time {at.isoformat()} has no timezone",
+            hint="pass an aware datetime, e.g. datetime(2026, 3, 1, tzinfo=UTC)",
+            details={"field": "at"},
+        )
+    return format_utc(at)
 
 
 def _document(response: pb.ViewResponse) -> Json:

@@ -77,15 +77,19 @@ def parse_instant(value: str, field: str) -> datetime:
     For times a caller passes in, such as a query's evaluation time; a time
     without a timezone is refused rather than guessed.
     """
+    instant: datetime | None
     try:
         instant = datetime.fromisoformat(value)
-    except ValueError:
+        if instant.tzinfo is not None:
+            instant = instant.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved across UTC
         instant = None
-    if instant is None or instant.tzinfo is None:
+    # Before year 1000 a time cannot be written with the four year digits ours use.
+    if instant is None or instant.tzinfo is None or instant.year < 1000:
         raise InvalidInput(
             ErrorCode.INVALID_ARGUMENT,
-            f"{field} {value!r} is not an ISO 8601 time with a timezone",
+            f"{field} {value!r} is not an ISO 8601 time with a timezone, from year 1000 on",
             hint="write it as e.g. 2026-03-01T12:00:00Z",
             details={"field": field},
         )
-    return instant.astimezone(UTC)
+    return instant

@@ -45,3 +45,30 @@ def test_format_utc_always_has_six_fraction_digits_and_z() -> None:
 def test_a_fixed_clock_needs_a_timezone() -> None:
     with pytest.raises(ValueError, match="timezone"):
         FixedClock(datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+01:00",  # moving it to UTC leaves year 1
+        "9999-12-31T23:59:59-01:00",  # moving it to UTC passes year 9999
+        "0999-01-01T00:00:00Z",  # no four-digit year to write it with
+        "2026-03-01T12:00:00",  # no timezone
+        "yesterday",
+    ],
+)
+def test_parse_instant_refuses_what_it_cannot_place_exactly(value: str) -> None:
+    from ledger.clock import parse_instant
+
+    with pytest.raises(InvalidInput) as raised:
+        parse_instant(value, "--at")
+    assert raised.value.code is ErrorCode.INVALID_ARGUMENT
+    assert raised.value.details == {"field": "--at"}
+
+
+def test_parse_instant_gives_utc() -> None:
+    from ledger.clock import parse_instant
+
+    assert parse_instant("2026-03-01T13:00:00+01:00", "at").isoformat() == (
+        "2026-03-01T12:00:00+00:00"
+    )

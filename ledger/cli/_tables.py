@@ -8,27 +8,38 @@ names and messages need no escaping.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.table import Table
 
 from ledger.cli._output import stdout
+from ledger.projections.views import FINDING_STATUSES
 
 Json = dict[str, Any]
 
-FINDING_STATUSES = ("open", "waived", "expired_waiver", "resolved")
 QUINTET = ("production_readiness", "correctness", "isolation", "blast_radius")
 _NONE = "-"
 
 
+# Event text reaches the terminal here, and a producer could hide escape sequences
+# in it (a clipboard write, a retitled window): control characters but the
+# newline are shown as escapes instead.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def _text(value: object) -> str:
-    """A cell: None as a dash, everything else as its plain text."""
-    return _NONE if value is None else str(value)
+    """A cell: None as a dash, everything else as its plain, visible text."""
+    return _NONE if value is None else _visible(str(value))
 
 
 def _joined(values: Iterable[object], sep: str = ", ") -> str:
-    return sep.join(str(v) for v in values) or _NONE
+    return sep.join(_visible(str(v)) for v in values) or _NONE
 
 
 def _short(digest: str | None) -> str:

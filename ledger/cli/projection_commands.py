@@ -37,13 +37,11 @@ from ledger.cli._tables import (
 )
 from ledger.clock import parse_instant
 from ledger.errors import LedgerError
-from ledger.projections.queries import SEVERITIES, health_failure
+from ledger.projections.queries import RUN_STATUSES, SEVERITIES, health_failure
 from ledger.projections.replay import ReplayMode, replay_failure, replay_report
 from ledger.projections.views import FINDING_STATUSES
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-RUN_STATUSES = ("SUCCESS", "PARTIAL", "FAILED", "SKIPPED")
 
 
 # Options -------------------------------------------------------------------------------

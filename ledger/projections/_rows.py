@@ -6,6 +6,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from ledger.errors import ErrorCode, IoFailure
+
 _Row = TypeVar("_Row", bound=msgspec.Struct)
 _ENCODER = msgspec.msgpack.Encoder()
 
@@ -20,4 +22,12 @@ class RowCodec(Generic[_Row]):
         return _ENCODER.encode(row)
 
     def decode(self, raw: bytes) -> _Row:
-        return self._decoder.decode(raw)
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.MsgspecError as exc:
+            raise IoFailure(
+                ErrorCode.STORAGE_FAILURE,
+                f"a stored projection row does not decode: {exc}",
+                hint="the projections are damaged; "
+                "`ledgerctl projections rebuild` folds them again",
+            ) from None

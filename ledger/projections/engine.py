@@ -6,8 +6,10 @@ and written together with the new positions in one write transaction, so a
 crash at any moment leaves each projection's state matching its position: on
 restart it resumes from there, and no event is ever folded twice or skipped.
 
-Only the holder of the data directory's writer lock (the daemon, or an offline
-`ledgerctl` command) opens the engine, so there is one writer, as with the log.
+The holder of the data directory's writer lock folds: an offline `ledgerctl`
+command in its own process, the daemon through its projection worker (a child
+process that opens the log read-only while the daemon opens the projections
+read-only). So there is one folding process, as there is one writer of the log.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from ledger.txn_gate import TxnGate
 _POSITIONS = b"positions"
 #: Events folded per write transaction while keeping up, unless told otherwise.
 DEFAULT_CHUNK = 4096
+#: A chunk also ends once its facts hold this many bytes of leaves.
+CHUNK_BYTES = 64 << 20
 #: While further behind than one chunk (a rebuild, a restart after a bulk import),
 #: transactions take this many chunks: each commit is synced, so a backlog folds
 #: faster in fewer, bigger ones.
@@ -48,6 +52,7 @@ _INITIAL_MAP = 1 << 30
 
 
 def default_projections() -> tuple[Projection, ...]:
+    """The projections a ledger keeps: verdicts, health and runs."""
     return (SubjectsProjection(), SourcesProjection(), RunsProjection())
 
 
@@ -67,6 +72,8 @@ class _Position(msgspec.Struct, frozen=True, array_like=True):
 
 
 _POSITION_CODEC = msgspec.msgpack.Decoder(_Position)
+#: The version a position that does not decode reads as: never a projection's own.
+_DAMAGED = -1
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -96,6 +103,7 @@ class ProjectionView:
 
 
 def unknown_projection(name: str, known: Sequence[str]) -> InvalidInput:
+    """The error for a projection name no projection has."""
     return InvalidInput(
         ErrorCode.INVALID_ARGUMENT,
         f"no projection named {name!r}",
@@ -208,7 +216,12 @@ class ProjectionEngine:
         raw = txn.get(name.encode(), db=self._positions_db)
         if raw is None:
             return _Position(0, self._projections[name].version)
-        return _POSITION_CODEC.decode(bytes(raw))
+        try:
+            return _POSITION_CODEC.decode(bytes(raw))
+        except msgspec.MsgspecError:
+            # Damaged: read as position 0 of no version, so opening for writing
+            # empties the projection and folds it again.
+            return _Position(0, _DAMAGED)
 
     def positions(self) -> dict[str, int]:
         """How many log events each projection has folded."""
@@ -259,11 +272,13 @@ class ProjectionEngine:
                 end = min(size, start + self._chunk * (BACKLOG_CHUNKS if behind else 1))
                 if start >= end or (stop is not None and stop()):
                     return {name: p.next_seq for name, p in positions.items()}
-                if self._fold_chunk(positions, start, end) and on_chunk is not None:
-                    on_chunk({name: max(p.next_seq, end) for name, p in positions.items()})
+                folded = self._fold_chunk(positions, start, end)
+                if folded is not None and on_chunk is not None:
+                    on_chunk({name: max(p.next_seq, folded) for name, p in positions.items()})
 
-    def _fold_chunk(self, positions: dict[str, _Position], start: int, end: int) -> bool:
-        facts = self._facts(start, end)
+    def _fold_chunk(self, positions: dict[str, _Position], start: int, end: int) -> int | None:
+        """Fold start <= seq < some end <= `end`; that end, or None if positions moved."""
+        facts, end = self._facts(start, end)
         _, root = self._log.root(end)
         for _ in range(8):
             try:
@@ -275,9 +290,9 @@ class ProjectionEngine:
                         if self._position_in(txn, name) != position:
                             raise _PositionsMoved
                     self._fold_into(txn, positions, facts, end, root)
-                return True
+                return end
             except _PositionsMoved:
-                return False  # aborted: the caller reads the positions again
+                return None  # aborted: the caller reads the positions again
             except lmdb.MapFullError:
                 pass  # aborted; grow the map outside the transaction and fold the chunk again
             except lmdb.Error as exc:
@@ -289,14 +304,23 @@ class ProjectionEngine:
             hint="check free disk space",
         )
 
-    def _facts(self, start: int, end: int) -> list[Fact]:
+    def _facts(self, start: int, end: int) -> tuple[list[Fact], int]:
+        """The facts of start <= seq < end that some projection folds, and where they end.
+
+        They end early once they hold CHUNK_BYTES of leaves: a chunk of large
+        run records must not hold the whole backlog in memory.
+        """
         wanted = frozenset().union(*(p.event_types for p in self._projections.values()))
         facts: list[Fact] = []
+        held = 0
         for seq, raw in self._log.leaf_bytes(start, end):
             fact = read_fact(seq, raw)
             if fact.type in wanted:
                 facts.append(fact)
-        return facts
+                held += len(raw)
+                if held >= CHUNK_BYTES:
+                    return facts, seq + 1
+        return facts, end
 
     def _fold_into(
         self,
@@ -343,12 +367,21 @@ class ProjectionEngine:
                 position = _Position(0, self._projections[name].version)
                 txn.put(name.encode(), _ENCODER.encode(position), db=self._positions_db)
 
-    def rebuild(self, names: Sequence[str] | None = None) -> dict[str, int]:
-        """Fold the named projections (default: all) again from seq 0; returns the positions."""
+    def reset(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Empty the named projections (default: all) and set them back to seq 0.
+
+        The first half of a rebuild; the next catch-up folds them again.
+        Returns the positions after.
+        """
         chosen = self.check_names(names)
         self._check_writable()
         with self._fold_lock:
             self._reset(chosen)
+        return self.positions()
+
+    def rebuild(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Fold the named projections (default: all) again from seq 0; returns the positions."""
+        self.reset(names)
         return self.catch_up()
 
     # Reading -----------------------------------------------------------------------------

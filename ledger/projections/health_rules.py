@@ -61,10 +61,6 @@ class SourceHealth:
     window_failures: int
     window_size: int
 
-    @property
-    def code_names(self) -> tuple[str, ...]:
-        return tuple(code.code for code in self.codes)
-
 
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value)

@@ -38,6 +38,7 @@ from ledger.projections.views import (
 from ledger.store import LmdbEventLog
 
 SEVERITIES = ("P0", "P1", "P2", "P3")
+RUN_STATUSES = ("SUCCESS", "PARTIAL", "FAILED", "SKIPPED")
 HEALTH_STATUSES = ("healthy", "degraded", "stale", "failing", "never_seen")
 MAX_LIMIT = 10_000
 
@@ -219,7 +220,7 @@ class ProjectionQueries:
         if agent is not None:
             check_name(agent, "agent")
         if status is not None:
-            _check_choices("status", [status], ("SUCCESS", "PARTIAL", "FAILED", "SKIPPED"))
+            _check_choices("status", [status], RUN_STATUSES)
         with self._view(runs_table.NAME, as_of) as view:
             rows = runs_table.list_runs(
                 view.state, agent=agent, status=status, before_seq=before_seq, limit=limit
@@ -300,8 +301,8 @@ class ProjectionQueries:
         events: list[Json] = []
         next_version: int | None = None
         for offset, stored in enumerate(self._log.stream_leaves(stream, from_version)):
-            if as_of is not None and stored.seq > as_of:
-                break
+            if stored.seq >= size or (as_of is not None and stored.seq > as_of):
+                break  # appended after this answer's position
             if len(events) == limit:
                 next_version = from_version + offset
                 break

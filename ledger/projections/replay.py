@@ -24,6 +24,8 @@ _CHUNK = 1 << 20
 
 def _current_sha256(root: Path, relative: str) -> tuple[str | None, str | None]:
     """The file's sha256 now, or (None, why it cannot be read)."""
+    if "\x00" in relative:
+        return None, "not a path (it holds a NUL)"
     path = root / relative
     try:
         resolved = path.resolve(strict=True)
@@ -41,6 +43,11 @@ def _current_sha256(root: Path, relative: str) -> tuple[str | None, str | None]:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None, "not a regular file"
+        # A directory on the way may have been swapped for a link since it was
+        # resolved: trust only what the open file really is.
+        opened = _opened_path(fd)
+        if opened is not None and not opened.is_relative_to(root):
+            return None, "resolves outside the workspace"
         digest = hashlib.sha256()
         while chunk := os.read(fd, _CHUNK):
             digest.update(chunk)
@@ -49,6 +56,14 @@ def _current_sha256(root: Path, relative: str) -> tuple[str | None, str | None]:
         return None, f"cannot be read: {exc.strerror}"
     finally:
         os.close(fd)
+
+
+def _opened_path(fd: int) -> Path | None:
+    """Where an open file really is, where the system can say (Linux: /proc)."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
 
 
 def check_inputs(inputs: Sequence[Mapping[str, str]], workspace: Path) -> list[dict[str, Any]]:

@@ -201,8 +201,9 @@ def _suppress(state: StateWriter, fact: Fact, data: views.Suppression) -> None:
 
 
 def source_rows(state: StateReader) -> list[SourceRow]:
-    """Every known source, by id."""
-    return [SOURCES.decode(value) for _, value in state.scan(table_prefix(_SOURCE))]
+    """Every known source, by id (keys of long ids are digests, so key order is not id order)."""
+    rows = [SOURCES.decode(value) for _, value in state.scan(table_prefix(_SOURCE))]
+    return sorted(rows, key=lambda row: row.source_id)
 
 
 def source_row(state: StateReader, source_id: str) -> SourceRow | None:

@@ -8,6 +8,7 @@ read both.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 from collections.abc import Iterator
@@ -98,25 +99,36 @@ class MemoryState:
 
     def __init__(self) -> None:
         self._rows: dict[bytes, bytes] = {}
+        #: The keys in order, kept until a key is added or removed (scans bisect it).
+        self._ordered: list[bytes] | None = None
 
     def get(self, key: bytes) -> bytes | None:
         return self._rows.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
+        if key not in self._rows:
+            self._ordered = None
         self._rows[key] = value
 
     def delete(self, key: bytes) -> None:
-        self._rows.pop(key, None)
+        if self._rows.pop(key, None) is not None:
+            self._ordered = None
 
     def get_row(self, key: bytes, codec: RowCodec[_Row]) -> _Row | None:
         raw = self._rows.get(key)
         return codec.decode(raw) if raw is not None else None
 
     def put_row(self, key: bytes, row: _Row, codec: RowCodec[_Row]) -> None:
-        self._rows[key] = codec.encode(row)
+        self.put(key, codec.encode(row))
 
     def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        for key in sorted(k for k in self._rows if k.startswith(prefix)):
+        if self._ordered is None:
+            self._ordered = sorted(self._rows)
+        ordered = self._ordered
+        for position in range(bisect.bisect_left(ordered, prefix), len(ordered)):
+            key = ordered[position]
+            if not key.startswith(prefix):
+                return
             yield key, self._rows[key]
 
     def rows(self) -> Iterator[tuple[bytes, bytes]]:

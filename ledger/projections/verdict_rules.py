@@ -87,6 +87,7 @@ class Verdict:
 
 
 def parse_time(value: str) -> datetime:
+    """A stored UtcTime (already validated on append) as an aware datetime."""
     return datetime.fromisoformat(value)
 
 
@@ -108,6 +109,7 @@ def judge_waiver(row: WaiverRow, finding: FindingRow, at: datetime) -> WaiverSta
 
 
 def judge_finding(row: FindingRow, waivers: Sequence[WaiverRow], at: datetime) -> JudgedFinding:
+    """A finding's status at `at`: resolved, waived, expired_waiver or open."""
     judged = tuple(JudgedWaiver(w, judge_waiver(w, row, at)) for w in waivers)
     status: FindingStatus
     if row.resolution is not None:

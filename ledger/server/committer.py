@@ -71,7 +71,8 @@ class GroupCommitter:
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         self._log = log
-        self._on_commit = on_commit
+        #: Called after each group commit (the daemon wakes its projection worker).
+        self.on_commit = on_commit
         self._max_events = max_events
         self._queue: deque[_Pending] = deque()
         self._wake = asyncio.Event()
@@ -151,8 +152,8 @@ class GroupCommitter:
                         if not pending.future.done():
                             pending.future.set_exception(_fresh(failure))
                     continue
-                if self._on_commit is not None:
-                    self._on_commit()
+                if self.on_commit is not None:
+                    self.on_commit()
                 for pending, outcome in zip(taken, outcomes, strict=True):
                     if isinstance(outcome, AppendOutcome):
                         self.watch.advance(outcome.tree_size)

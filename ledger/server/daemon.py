@@ -1,7 +1,8 @@
 """Run the daemon: open the log, record the start, serve gRPC until told to stop.
 
-The projections are folded on their own thread (`Projector`), woken by every
-group commit, and served by the Projections service beside the Ledger service.
+The projections are folded by a worker process (`Projector`,
+`projection_worker`), woken by every group commit, and served by the
+Projections service beside the Ledger service.
 
 Shutdown on SIGTERM or SIGINT: health turns NOT_SERVING (and health watches
 end), subscriptions end with a retryable status telling each subscriber where
@@ -293,10 +294,14 @@ class Daemon:
         # daemon reads.
         ProjectionEngine(log).close()
         engine = ProjectionEngine(log, readonly=True)
-        projector = Projector(Path(config.data_dir), config.projection_chunk_events, engine)
-        committer = GroupCommitter(
-            log, max_events=config.group_commit_max_events, on_commit=projector.poke
+        committer = GroupCommitter(log, max_events=config.group_commit_max_events)
+        projector = Projector(
+            Path(config.data_dir),
+            config.projection_chunk_events,
+            engine,
+            committed=lambda: committer.watch.size,
         )
+        committer.on_commit = projector.poke
         committer.start()
         projector.start()
         stopping = asyncio.Event()

@@ -121,11 +121,11 @@ class ProjectionsService:
             if target is not None:
                 await self._projector.wait_for(projection, target, deadline - loop.time())
             document = await asyncio.to_thread(query)
-            # A rebuild can set a projection back after the wait: then wait again.
-            if target is None or document["log_position"] > target:
-                return pb.ViewResponse(
-                    log_position=document["log_position"], view_json=_ENCODER.encode(document)
-                )
+            position = document["log_position"]
+            if target is None or position > target:
+                return pb.ViewResponse(log_position=position, view_json=_ENCODER.encode(document))
+            # A rebuild set the projection back after the wait: wait (to the deadline) again.
+            self._projector.saw_position(projection, position)
 
     async def GetVerdict(self, request: pb.GetVerdictRequest, context: Context) -> pb.ViewResponse:
         at = self._at(request.evaluated_at)

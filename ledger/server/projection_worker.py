@@ -11,12 +11,15 @@ The two talk over a pipe, in small tuples:
 - daemon -> worker: `("wake",)` (new events were committed), `("rebuild", token,
   names)`, `("stop",)`;
 - worker -> daemon: `("positions", {name: position})` after each committed
-  chunk, `("rebuilt", token, positions)`, `("failed", token | None, error)` with
+  chunk (and after a rebuild's reset), `("rebuilt", token, positions)` once a
+  rebuild has caught up with the log, `("failed", token | None, error)` with
   the error as `(code, message, hint, details)`.
 
-The worker exits when told to stop, when the pipe closes, or when its parent
-is gone (a SIGKILLed daemon), always between chunks, so what it folded stays
-committed.
+A rebuild is a reset followed by the worker's ordinary, interruptible
+catch-up, so a long rebuild still hears new messages between chunks. The
+worker exits when told to stop, when the pipe closes, or when its parent is
+gone (a SIGKILLed daemon), always between chunks, so what it folded stays
+committed. If it cannot even open the projections it says why, then exits.
 """
 
 from __future__ import annotations
@@ -56,46 +59,82 @@ def run(data_dir: str, chunk: int, conn: Connection) -> None:
     def interrupted() -> bool:
         return conn.poll() or os.getppid() != parent
 
-    log = LmdbEventLog(Path(data_dir), readonly=True)
+    try:
+        log = LmdbEventLog(Path(data_dir), readonly=True)
+    except Exception as exc:  # the daemon hears why, then starts another worker later
+        conn.send(("failed", None, error_tuple(exc)))
+        raise SystemExit(1) from None
     try:
         with ProjectionEngine(log, chunk=chunk) as engine:
-            _serve(engine, conn, interrupted)
+            _Worker(engine, log, conn, interrupted).serve()
+    except Exception as exc:
+        conn.send(("failed", None, error_tuple(exc)))
+        raise SystemExit(1) from None
     finally:
         log.close()
 
 
-def _serve(engine: ProjectionEngine, conn: Connection, interrupted: Callable[[], bool]) -> None:
-    conn.send(("positions", engine.positions()))
-    retry_in: float | None = None
-    while True:
-        if retry_in is None:
+class _Worker:
+    def __init__(
+        self,
+        engine: ProjectionEngine,
+        log: LmdbEventLog,
+        conn: Connection,
+        interrupted: Callable[[], bool],
+    ) -> None:
+        self._engine = engine
+        self._log = log
+        self._conn = conn
+        self._interrupted = interrupted
+        #: Rebuilds reset and waiting for the catch-up to reach the log's end.
+        self._rebuilds: list[int] = []
+
+    def serve(self) -> None:
+        conn = self._conn
+        conn.send(("positions", self._engine.positions()))
+        retry_in: float | None = None
+        while True:
+            if retry_in is None:
+                retry_in = self._catch_up()
+            if not conn.poll(retry_in):
+                retry_in = None  # the wait for a retry is over
+                continue
             try:
-                positions = engine.catch_up(
-                    stop=interrupted, on_chunk=lambda p: conn.send(("positions", p))
-                )
-                conn.send(("positions", positions))
-            except Exception as exc:  # reported to the daemon, then retried
-                conn.send(("failed", None, error_tuple(exc)))
-                retry_in = _RETRY_AFTER_S
-        if not conn.poll(retry_in):
-            retry_in = None  # the wait for a retry is over
-            continue
-        try:
-            # Everything waiting, at once: a burst of commits is one catch-up.
-            messages = [conn.recv()]
-            while conn.poll():
-                messages.append(conn.recv())
-        except EOFError:
-            return
-        for message in messages:
-            if message[0] == "stop":
+                # Everything waiting, at once: a burst of commits is one catch-up.
+                messages = [conn.recv()]
+                while conn.poll():
+                    messages.append(conn.recv())
+            except EOFError:
                 return
-            if message[0] == "rebuild":
-                _, token, names = message
-                try:
-                    positions = engine.rebuild(names)
-                except Exception as exc:  # the rebuild's caller hears why
-                    conn.send(("failed", token, error_tuple(exc)))
-                else:
-                    conn.send(("rebuilt", token, positions))
-        retry_in = None
+            for message in messages:
+                if message[0] == "stop":
+                    return
+                if message[0] == "rebuild":
+                    self._start_rebuild(message[1], message[2])
+            retry_in = None
+
+    def _catch_up(self) -> float | None:
+        """Fold what there is; the seconds to wait before retrying a failure, or None."""
+        conn = self._conn
+        try:
+            positions = self._engine.catch_up(
+                stop=self._interrupted, on_chunk=lambda p: conn.send(("positions", p))
+            )
+        except Exception as exc:  # reported to the daemon, then retried
+            conn.send(("failed", None, error_tuple(exc)))
+            return _RETRY_AFTER_S
+        conn.send(("positions", positions))
+        if self._rebuilds and min(positions.values()) >= self._log.size():
+            for token in self._rebuilds:
+                conn.send(("rebuilt", token, positions))
+            self._rebuilds.clear()
+        return None
+
+    def _start_rebuild(self, token: int, names: list[str]) -> None:
+        try:
+            positions = self._engine.reset(names)
+        except Exception as exc:  # the rebuild's caller hears why
+            self._conn.send(("failed", token, error_tuple(exc)))
+            return
+        self._conn.send(("positions", positions))
+        self._rebuilds.append(token)

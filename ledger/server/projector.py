@@ -25,6 +25,7 @@ from ledger.errors import (
     CODE_CATEGORY,
     ERROR_CLASSES,
     ErrorCode,
+    InternalFailure,
     LedgerError,
     NetworkTransient,
 )
@@ -32,10 +33,20 @@ from ledger.projections import ProjectionEngine, ProjectionStatus
 from ledger.server import projection_worker
 
 _log = logging.getLogger("ledgerd")
-#: A worker that died is started again after this long.
+#: A worker that died is started again after this long, doubled for each death in a
+#: row (up to the cap), and back to the start once a worker reports positions.
 _RESTART_AFTER_S = 1.0
+_RESTART_CAP_S = 30.0
 #: How long a stopping worker gets to finish its chunk before it is killed.
 _STOP_GRACE_S = 10.0
+
+
+def _unavailable(why: str) -> NetworkTransient:
+    return NetworkTransient(
+        ErrorCode.SERVER_UNAVAILABLE,
+        f"{why}; the rebuild was not started",
+        hint="retry the rebuild",
+    )
 
 
 def _error(parts: tuple[str, str, str, dict[str, Any]]) -> LedgerError:
@@ -51,10 +62,18 @@ class Projector:
     read it, and rebuild requests are checked against it before they are sent.
     """
 
-    def __init__(self, data_dir: Path, chunk: int, reader: ProjectionEngine) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        chunk: int,
+        reader: ProjectionEngine,
+        committed: Callable[[], int],
+    ) -> None:
         self._data_dir = data_dir
         self._chunk = chunk
         self.engine = reader
+        #: The log's committed size, to tell whether the worker has seen it all.
+        self._committed = committed
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -66,8 +85,9 @@ class Projector:
         self._listener: threading.Thread | None = None
         self.positions = reader.positions()
         self.failure: LedgerError | None = None
-        #: How often the worker died and was started again.
+        #: How often the worker died and was started again; deaths since it last worked.
         self.restarts = 0
+        self._deaths_in_a_row = 0
         self._changed = asyncio.Event()
         self._tokens = itertools.count(1)
         self._rebuilds: dict[int, asyncio.Future[dict[str, int]]] = {}
@@ -117,7 +137,12 @@ class Projector:
         kind = message[0]
         if kind == "positions":
             self._wake_pending = False
+            self._deaths_in_a_row = 0
             self._publish(message[1], None)
+            # A commit may have landed after the worker last read the log's size,
+            # while this wake was still pending (so its poke sent nothing).
+            if min(message[1].values(), default=0) < self._committed():
+                self.poke()
         elif kind == "rebuilt":
             _, token, positions = message
             self._publish(positions, None)
@@ -132,15 +157,21 @@ class Projector:
                 self._settle(token, error)
 
     def _worker_died(self, exitcode: int | None) -> None:
-        # Transient: queries keep waiting (up to their deadlines) for the next worker,
-        # which resumes from the committed positions.
+        # Queries keep waiting (up to their deadlines) for the next worker, which
+        # resumes from the committed positions; a failure the worker reported
+        # before it died (it could not open the projections) stays visible.
         self.restarts += 1
+        self._deaths_in_a_row += 1
+        delay = min(_RESTART_AFTER_S * 2 ** (self._deaths_in_a_row - 1), _RESTART_CAP_S)
         _log.error(
-            "the projection worker exited unexpectedly (exit code %s); starting it again",
+            "the projection worker exited unexpectedly (exit code %s); starting it again in %g s",
             exitcode,
+            delay,
         )
-        interrupted = NetworkTransient(
-            ErrorCode.PROJECTION_BEHIND,
+        # Not retryable: a retry would reset the projections again, while the
+        # restarted worker goes on folding the ones this rebuild reset.
+        interrupted = InternalFailure(
+            ErrorCode.INTERNAL,
             f"the projection worker exited (exit code {exitcode}) during the rebuild",
             hint="the rebuild goes on in the restarted worker; "
             "`ledgerctl projections status` shows its progress",
@@ -150,19 +181,37 @@ class Projector:
             self._settle(token, interrupted)
         loop = self._loop
         if loop is not None and not self._stopping:
-            loop.call_later(_RESTART_AFTER_S, self._restart)
+            loop.call_later(delay, self._restart)
 
     def _restart(self) -> None:
-        if not self._stopping:
-            self._wake_pending = False
+        if self._stopping:
+            return
+        self._wake_pending = False
+        try:
             self._spawn()
+        except Exception as exc:  # e.g. out of processes: say so, and try again later
+            _log.exception("could not start the projection worker")
+            self._publish(
+                self.positions,
+                InternalFailure(
+                    ErrorCode.INTERNAL,
+                    f"the projection worker cannot be started: {type(exc).__name__}: {exc}",
+                    hint="check the daemon's resources (processes, memory, file descriptors)",
+                ),
+            )
+            self._worker_died(None)
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        """Send to the worker; False when it cannot hear (dead, or being restarted)."""
         conn = self._conn
         if conn is None:
-            return
-        with self._send_lock, contextlib.suppress(OSError, ValueError):
-            conn.send(message)
+            return False
+        with self._send_lock:
+            try:
+                conn.send(message)
+            except (OSError, ValueError):
+                return False
+        return True
 
     def poke(self) -> None:
         """New events were committed: have the worker fold them."""
@@ -173,6 +222,8 @@ class Projector:
     async def stop(self) -> None:
         """Stop the worker (between chunks); what it folded stays committed."""
         self._stopping = True
+        for token in list(self._rebuilds):
+            self._settle(token, _unavailable("the daemon is shutting down"))
         process, listener = self._process, self._listener
         self._send(("stop",))
         if process is not None:
@@ -192,6 +243,11 @@ class Projector:
         self.failure = failure
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def saw_position(self, name: str, position: int) -> None:
+        """A reader found `name` at `position`: never wait on a higher one published earlier."""
+        if position < self.positions.get(name, 0):
+            self.positions[name] = position
 
     async def wait_for(self, name: str, seq: int, timeout_s: float) -> None:
         """Return once event `seq` is folded into `name`; PROJECTION_BEHIND after the timeout."""
@@ -239,6 +295,7 @@ class Projector:
         token = next(self._tokens)
         future: asyncio.Future[dict[str, int]] = asyncio.get_running_loop().create_future()
         self._rebuilds[token] = future
-        self._send(("rebuild", token, chosen))
+        if not self._send(("rebuild", token, chosen)):
+            self._settle(token, _unavailable("the projection worker is being restarted"))
         await future
         return await asyncio.to_thread(self.engine.status)

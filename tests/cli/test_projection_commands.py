@@ -729,3 +729,15 @@ def test_runs_as_of_a_seq_list_only_what_was_recorded_by_then(ledgers: Ledgers) 
     assert earlier["log_position"] == SEQ_RUN_A + 1
     now = view(invoke("runs", "--json", *ledgers.online))
     assert [r["run_id"] for r in now["runs"]] == [RUN_B, RUN_A]
+
+
+def test_event_text_cannot_send_escape_sequences_to_the_terminal() -> None:
+    from ledger.cli._tables import _joined, _text
+
+    # An OSC 52 clipboard write hidden in a finding's text, and a bell.
+    hostile = "ok\x1b]52;c;cm0gLXJmIH4=\x07 done\nnext line"
+    shown = _text(hostile)
+    assert "\x1b" not in shown
+    assert "\x07" not in shown
+    assert shown == "ok\\x1b]52;c;cm0gLXJmIH4=\\x07 done\nnext line"
+    assert "\x1b" not in _joined([hostile, "plain"])

@@ -546,3 +546,19 @@ def test_projections_beside_another_log_are_folded_again(
     short = open_log(tmp_path / "short")
     append(short, history(10))
     assert open_engine(short, directory=shared).positions() == dict.fromkeys(NAMES, 0)
+
+
+def test_a_position_that_does_not_decode_is_folded_again(
+    log: LmdbEventLog, open_engine: OpenEngine, append: Append, digests: Digests
+) -> None:
+    append(log, history(12))
+    first = open_engine(log)
+    first.catch_up()
+    before = digests(first)
+    with first._env.begin(write=True) as txn:
+        txn.put(b"health", b"\xc1", db=first._positions_db)
+    first.close()
+    again = open_engine(log)
+    assert again.positions() == {"verdicts": 12, "health": 0, "runs": 12}
+    again.catch_up()
+    assert digests(again) == before

@@ -385,3 +385,46 @@ def test_history_pages_a_stream_in_version_order(
     assert queries.history("no/such/stream")["events"] == []
     refused(lambda: queries.history(stream, from_version=0), ErrorCode.INVALID_ARGUMENT)
     refused(lambda: queries.history(stream, limit=0), ErrorCode.INVALID_ARGUMENT)
+
+
+def test_sources_are_listed_by_id_even_when_long_ids_are_stored_by_digest(
+    log: LmdbEventLog, engine: ProjectionEngine, queries: ProjectionQueries, append: Append
+) -> None:
+    # Ids over 160 bytes are keyed by their digest, which sorts apart from the id.
+    long_id = "z" * 190
+    append(log, [source_checked(long_id), source_checked("a-src"), source_checked("m-src")])
+    engine.catch_up()
+    listed = [s["source_id"] for s in queries.health(at=AT)["sources"]]
+    assert listed == ["a-src", "m-src", long_id]
+    replayed = [s["source_id"] for s in queries.health(at=AT, as_of=log.size() - 1)["sources"]]
+    assert replayed == listed
+
+
+def test_damaged_projection_state_is_a_storage_failure_and_a_rebuild_mends_it(
+    log: LmdbEventLog, engine: ProjectionEngine, queries: ProjectionQueries, append: Append
+) -> None:
+    from ledger.errors import IoFailure
+    from ledger.projections.state import state_key
+
+    append(log, [source_checked("ci-lint")])
+    engine.catch_up()
+    good = queries.health(at=AT)
+    # Overwrite the source's row with bytes that are no row.
+    db = engine._dbs["health"]
+    with engine._env.begin(write=True) as txn:
+        txn.put(state_key("R", "ci-lint"), b"\xc1 not a row", db=db)
+    with pytest.raises(IoFailure) as raised:
+        queries.health(at=AT)
+    assert raised.value.code is ErrorCode.STORAGE_FAILURE
+    assert "rebuild" in raised.value.hint
+    engine.rebuild(["health"])
+    assert queries.health(at=AT) == good
+
+
+def test_a_replay_input_path_with_a_nul_is_missing_not_a_crash(tmp_path: Any) -> None:
+    from ledger.projections.replay import check_inputs
+
+    (tmp_path / "a").write_text("x")
+    checked = check_inputs([{"path": "a\x00b", "sha256": "0" * 64}], tmp_path)
+    assert checked[0]["status"] == "missing"
+    assert "NUL" in checked[0]["reason"]

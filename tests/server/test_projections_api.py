@@ -107,3 +107,15 @@ def test_bytes_that_are_not_the_request_are_invalid_request(client: LedgerClient
 
     error: LedgerError = rpc_error(raised.value)
     assert error.code is ErrorCode.INVALID_REQUEST
+
+
+def test_a_naive_evaluation_time_is_refused_before_any_call() -> None:
+    from datetime import datetime
+
+    # No daemon listens here: the refusal must come before the call.
+    with (
+        LedgerClient("127.0.0.1:9", retry=_NO_RETRY_SHORT) as nowhere,
+        pytest.raises(InvalidInput) as raised,
+    ):
+        nowhere.projections.verdict(SUBJECT, at=datetime(2026, 3, 1, 12))
+    assert raised.value.details["field"] == "at"
