@@ -20,7 +20,10 @@ ROWS = (
     "Append unary (durable), 1 client",
     "Append unary (durable), 32 clients",
     "Append batched (500/call, durable)",
+    "projection lag during batched Append",
     "Subscribe catch-up from seq 0",
+    "projections rebuild (all 3, from seq 0)",
+    "as_of replay (verdicts, in memory, to the last seq)",
 )
 
 
@@ -43,4 +46,5 @@ def test_quick_bench_writes_every_row(tmp_path: Path) -> None:
     assert "| benchmark | events/s (echo: calls/s) | p50 ms | p99 ms | ratio to ceiling" in results
     assert "grpcio" in results
     assert "Subscribe catch-up" in notes
+    assert "Projections rebuild" in notes
     assert "% of echo, 32 clients" in results  # the ratio to the ceiling was computed
