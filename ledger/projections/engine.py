@@ -102,6 +102,17 @@ class ProjectionView:
     state: StateReader
 
 
+def check_as_of(as_of: int, size: int) -> None:
+    """An `as_of` must name a seq the log holds (0 to size - 1)."""
+    if not 0 <= as_of < size:
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"as_of seq {as_of} is not in the log (size {size})",
+            hint=f"pass a seq from 0 to {size - 1}" if size else "the log is empty",
+            details={"as_of": as_of, "log_size": size},
+        )
+
+
 def unknown_projection(name: str, known: Sequence[str]) -> InvalidInput:
     """The error for a projection name no projection has."""
     return InvalidInput(
@@ -438,14 +449,7 @@ class ProjectionEngine:
         stored position gives the same rows (and digest) as the stored state.
         """
         projection = self._check_name(name)
-        size = self._log.size()
-        if not 0 <= through_seq < size:
-            raise InvalidInput(
-                ErrorCode.INVALID_ARGUMENT,
-                f"as_of seq {through_seq} is not in the log (size {size})",
-                hint=f"pass a seq from 0 to {size - 1}" if size else "the log is empty",
-                details={"as_of": through_seq, "log_size": size},
-            )
+        check_as_of(through_seq, self._log.size())
         state = MemoryState()
         types = projection.event_types
         for seq, raw in self._log.leaf_bytes(0, through_seq + 1):

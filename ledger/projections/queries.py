@@ -19,7 +19,7 @@ from ledger.model import RunRecordV1
 from ledger.projections import runs as runs_table
 from ledger.projections import sources as sources_table
 from ledger.projections import subjects as subjects_table
-from ledger.projections.engine import ProjectionEngine, ProjectionView
+from ledger.projections.engine import ProjectionEngine, ProjectionView, check_as_of
 from ledger.projections.facts import read_fact
 from ledger.projections.health_rules import active_suppression, assess, judge_suppressions
 from ledger.projections.verdict_rules import judge
@@ -291,13 +291,8 @@ class ProjectionQueries:
                 details={"field": "from_version"},
             )
         size = self._log.size()
-        if as_of is not None and not 0 <= as_of < size:
-            raise InvalidInput(
-                ErrorCode.INVALID_ARGUMENT,
-                f"as_of seq {as_of} is not in the log (size {size})",
-                hint=f"pass a seq from 0 to {size - 1}" if size else "the log is empty",
-                details={"as_of": as_of, "log_size": size},
-            )
+        if as_of is not None:
+            check_as_of(as_of, size)
         events: list[Json] = []
         next_version: int | None = None
         for offset, stored in enumerate(self._log.stream_leaves(stream, from_version)):
