@@ -71,6 +71,8 @@ class ErrorCode(StrEnum):
     INVALID_REQUEST = "INVALID_REQUEST"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     INVALID_CONFIG = "INVALID_CONFIG"
+    INVALID_DIFF = "INVALID_DIFF"
+    INVALID_FINDINGS = "INVALID_FINDINGS"
     # verification_failed
     LEAF_UNREADABLE = "LEAF_UNREADABLE"
     SEQ_GAP = "SEQ_GAP"
@@ -89,6 +91,8 @@ class ErrorCode(StrEnum):
     REPLAY_INPUT_DRIFT = "REPLAY_INPUT_DRIFT"
     # policy_blocked
     SOURCE_HEALTH_BLOCKED = "SOURCE_HEALTH_BLOCKED"
+    UNSAFE_PATCH_ATTEMPT = "UNSAFE_PATCH_ATTEMPT"
+    GATE_BLOCKED = "GATE_BLOCKED"
     # state_contention
     EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
     WRONG_EXPECTED_VERSION = "WRONG_EXPECTED_VERSION"
@@ -127,6 +131,8 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
             ErrorCode.INVALID_REQUEST,
             ErrorCode.REQUEST_TOO_LARGE,
             ErrorCode.INVALID_CONFIG,
+            ErrorCode.INVALID_DIFF,
+            ErrorCode.INVALID_FINDINGS,
         )
     },
     **{
@@ -150,6 +156,8 @@ CODE_CATEGORY: Mapping[ErrorCode, Category] = {
         )
     },
     ErrorCode.SOURCE_HEALTH_BLOCKED: Category.POLICY_BLOCKED,
+    ErrorCode.UNSAFE_PATCH_ATTEMPT: Category.POLICY_BLOCKED,
+    ErrorCode.GATE_BLOCKED: Category.POLICY_BLOCKED,
     **{
         code: Category.STATE_CONTENTION
         for code in (
