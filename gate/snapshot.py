@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+import msgspec
+
 from ledger.clock import format_utc
 from ledger.errors import ErrorCode, InvalidInput
+from ledger.model.leaf import Leaf
 
 Json = dict[str, Any]
 Scope = Literal["subject", "run", "all"]
@@ -36,7 +39,8 @@ _PAGE = 1000
 class CheckpointRef:
     """The tree every view in a snapshot was computed over."""
 
-    origin: str
+    #: The signed checkpoint's origin line; None offline, where nothing is signed.
+    origin: str | None
     tree_size: int
     #: The RFC 6962 root hash, lowercase hex.
     root_hash: str
@@ -97,6 +101,25 @@ class Snapshot:
 
     def run(self, run_id: str) -> RunEntry | None:
         return next((r for r in self.runs if r.run_id == run_id), None)
+
+
+def run_entry(leaf: Leaf) -> RunEntry:
+    """A stored `run.recorded` leaf as a `RunEntry` (NOT_FOUND for any other type)."""
+    envelope = leaf.envelope
+    if envelope.type != "run.recorded":
+        raise InvalidInput(
+            ErrorCode.NOT_FOUND,
+            f"seq {leaf.seq} is a {envelope.type} event, not a run record",
+            hint="the runs projection points at a seq that holds no run: rebuild the projections",
+            details={"seq": leaf.seq},
+        )
+    return RunEntry(
+        seq=leaf.seq,
+        event_id=envelope.event_id,
+        recorded_at=leaf.recorded_at,
+        producer=envelope.producer,
+        record=msgspec.to_builtins(envelope.data),
+    )
 
 
 class SnapshotSource(Protocol):

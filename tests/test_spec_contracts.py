@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 import projection_cases as pc
+from contract_kinds import discover
 from clients.spool import decode_frames, encode_frame
 from conftest import json_lines, run_ledgerctl
 from ledger.checkpoint import Checkpoint, SignerKey, VerifierKey, parse_checkpoint_body
@@ -849,6 +850,10 @@ _NEEDS_TMP = {
     "projection_positions",
     "replay",
 }
+_EXTRA_CHECKERS, _EXTRA_NEEDS_TMP = discover()
+assert not set(_EXTRA_CHECKERS) & set(CHECKERS), "a contract kind is defined twice"
+CHECKERS.update(_EXTRA_CHECKERS)
+_NEEDS_TMP |= _EXTRA_NEEDS_TMP
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

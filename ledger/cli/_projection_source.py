@@ -24,6 +24,8 @@ from typing import Any, Protocol
 
 from clients.client import LedgerClient
 from clients.projections import ProjectionsClient
+from clients.verified import check_served_entry
+from gate.snapshot import CheckpointRef, RunEntry, run_entry
 from ledger.cli._common import DataDirTarget, ServerTarget, Target
 from ledger.cli._output import progress_bar
 from ledger.clock import clock_from_env
@@ -83,6 +85,10 @@ class ProjectionSource(Protocol):
     def status(self) -> list[Json]: ...
 
     def rebuild(self, names: Sequence[str]) -> list[Json]: ...
+
+    def run_event(self, seq: int) -> RunEntry: ...
+
+    def checkpoint_at(self, tree_size: int) -> CheckpointRef: ...
 
 
 def _status_json(found: ProjectionStatus) -> Json:
@@ -206,6 +212,13 @@ class OfflineSource:
     def history(self, stream: str, *, from_version: int, limit: int, as_of: int | None) -> Json:
         return self._queries.history(stream, from_version=from_version, limit=limit, as_of=as_of)
 
+    def run_event(self, seq: int) -> RunEntry:
+        return run_entry(self._log.get(seq).leaf)
+
+    def checkpoint_at(self, tree_size: int) -> CheckpointRef:
+        size, root = self._log.root(tree_size)
+        return CheckpointRef(origin=None, tree_size=size, root_hash=root.hex())
+
     def status(self) -> list[Json]:
         return [_status_json(found) for found in self._engine.status()]
 
@@ -246,7 +259,18 @@ class OnlineSource:
 
     def __init__(self, target: ServerTarget, client: LedgerClient) -> None:
         self._target = target
+        self._client = client
         self._calls: ProjectionsClient = client.projections
+
+    def run_event(self, seq: int) -> RunEntry:
+        # The served bytes must hash to the served leaf hash and decode to what was served.
+        return run_entry(check_served_entry(self._client.get_event(seq=seq), seq=seq))
+
+    def checkpoint_at(self, tree_size: int) -> CheckpointRef:
+        served = self._client.checkpoint(tree_size)
+        return CheckpointRef(
+            origin=served.origin, tree_size=served.tree_size, root_hash=served.root_hash.hex()
+        )
 
     def verdict(
         self, subject: str, *, at: datetime | None, as_of: int | None, min_seq: int | None
