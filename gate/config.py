@@ -68,7 +68,8 @@ DEFAULT_OUTPUT_CAP_BYTES = 16_384
 _Glob = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 _Directive = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 _Timeout = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
-_OutputCap = Annotated[int, msgspec.Meta(ge=256, le=16 << 20)]
+#: The summary is a `Text` (16384 characters at most), so more output could never be kept.
+_OutputCap = Annotated[int, msgspec.Meta(ge=256, le=16_384)]
 _EnvName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 _Arg = Annotated[str, msgspec.Meta(max_length=32_768)]
 
