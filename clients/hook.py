@@ -2,7 +2,8 @@
 
 `emit_run_record` hashes the run's input and output files, computes the
 composite `input_context_sha`, reads the workspace's git HEAD, builds a
-RunRecord v1.0 event and validates it locally. It then appends it through a
+RunRecord event (schema 1.1 when it names the run's subject, else 1.0) and
+validates it locally. It then appends it through a
 retrying `LedgerClient` and reads it back, checking that the stored leaf holds
 exactly the event that was sent.
 
@@ -79,6 +80,10 @@ from ledger.model.run_record import HealReason, RunMode, RunStatus
 #: since its record is safe in the spool anyway.
 HOOK_RETRY = RetryPolicy(max_attempts=4, overall_deadline_s=5.0, call_timeout_s=5.0)
 RUN_RECORDED = "run.recorded"
+#: A run record without a subject keeps the schema every earlier producer wrote.
+RUN_RECORDED_V1_0 = "1.0"
+#: The first schema with the run's `subject`.
+RUN_RECORDED_V1_1 = "1.1"
 
 #: How long the hook's spool waits for its append lock before the emit fails.
 HOOK_SPOOL_LOCK_WAIT_S = 30.0
@@ -265,6 +270,7 @@ def build_run_record(
     output_refs: Sequence[str] = (),
     exit_code: int = 0,
     heal_reason: HealReason | None = None,
+    subject: str | None = None,
     notes: str = "",
     run_id: str | None = None,
     head: str | None = None,
@@ -285,7 +291,9 @@ def build_run_record(
     HEAD; with `detect_git_head=False` and no `head`, it is null. `ended_at`
     defaults to now and `started_at` to `ended_at`; the statuses before and
     after to `unknown`; the run id to a new UUID; the producer to the agent;
-    the stream to `runs/<agent>`.
+    the stream to `runs/<agent>`. `subject` names what the run worked on (a
+    change, PR or commit, as findings name it); a record with a subject is
+    schema 1.1, one without stays 1.0.
     """
     if config_fingerprint is not None and config is not None:
         raise InvalidInput(
@@ -330,9 +338,14 @@ def build_run_record(
         "heal_reason": heal_reason,
         "notes": notes,
     }
+    schema_version = RUN_RECORDED_V1_0
+    if subject is not None:
+        data["subject"] = subject
+        schema_version = RUN_RECORDED_V1_1
     event = Event.create(
         stream=stream or f"runs/{agent}",
         type=RUN_RECORDED,
+        schema_version=schema_version,
         data=data,
         producer=producer or agent,
         correlation_id=correlation_id,
@@ -358,7 +371,7 @@ def _mismatch(event_id: str, seq: int, what: str) -> VerificationFailed:
     )
 
 
-def _spools(error: LedgerError) -> bool:
+def spoolable(error: LedgerError) -> bool:
     """Whether a failed append keeps the record in the spool rather than raising.
 
     The rule mirrors the flush's: what a flush would dead-letter (the record is
@@ -417,7 +430,7 @@ def emit_event(
         try:
             result = connection.append(event)
         except LedgerError as exc:
-            if not _spools(exc):
+            if not spoolable(exc):
                 raise
             target = (
                 spool
@@ -468,6 +481,7 @@ def emit_run_record(
     output_refs: Sequence[str] = (),
     exit_code: int = 0,
     heal_reason: HealReason | None = None,
+    subject: str | None = None,
     notes: str = "",
     run_id: str | None = None,
     head: str | None = None,
@@ -506,6 +520,7 @@ def emit_run_record(
         output_refs=output_refs,
         exit_code=exit_code,
         heal_reason=heal_reason,
+        subject=subject,
         notes=notes,
         run_id=run_id,
         head=head,

@@ -45,6 +45,7 @@ from ledger.model import (
     PatchInspectedV1,
     Payload,
     RunRecordV1,
+    RunRecordV1_1,
     SourceCheckedV1,
     SourceRegisteredV1,
     SuppressionAddedV1,
@@ -122,13 +123,14 @@ def _envelope(
     occurred_at: str,
     event_id: str | None,
     correlation_id: str | None,
+    schema_version: str = "1.0",
 ) -> Envelope:
     """Assemble, name (when `event_id` is None) and validate one envelope."""
     envelope = Envelope(
         event_id=event_id or "pending",
         stream=stream,
         type=event_type,
-        schema_version="1.0",
+        schema_version=schema_version,
         occurred_at=occurred_at,
         producer=producer,
         correlation_id=correlation_id,
@@ -596,6 +598,7 @@ def run_recorded(
     heal_reason: HealReason | None = None,
     git_head: str | None = None,
     notes: str = "",
+    subject: str | None = None,
     stream: str | None = None,
     producer: str | None = None,
     occurred_at: str = OCCURRED_AT,
@@ -609,7 +612,8 @@ def run_recorded(
     `input_context_sha` is computed from the inputs. `exit_code` defaults to 0 for
     SUCCESS and SKIPPED and 1 otherwise; `git_head` to a digest of the run id. A
     best_effort run gets empty entropy metadata. `producer` defaults to `agent`,
-    `stream` to `runs/<agent>`.
+    `stream` to `runs/<agent>`. A `subject` makes it a schema 1.1 record; without
+    one it is 1.0.
     """
     input_files = [
         FileDigest(path=path, sha256=digest)
@@ -619,7 +623,7 @@ def run_recorded(
         FileDigest(path=path, sha256=digest)
         for path, digest in (outputs or {f"out/{run_id}.json": sha256_of("out", run_id)}).items()
     ]
-    data = RunRecordV1(
+    fields = dict(
         run_id=run_id,
         agent_name=agent,
         run_status=status,
@@ -640,6 +644,7 @@ def run_recorded(
         heal_reason=heal_reason,
         notes=notes,
     )
+    data = RunRecordV1(**fields) if subject is None else RunRecordV1_1(**fields, subject=subject)
     return _envelope(
         "run.recorded",
         data,
@@ -648,6 +653,7 @@ def run_recorded(
         occurred_at=occurred_at,
         event_id=event_id,
         correlation_id=correlation_id,
+        schema_version="1.0" if subject is None else "1.1",
     )
 
 

@@ -2,11 +2,13 @@
 
 A case in specs/verdicts.md, specs/source-health.md or specs/projections.md
 writes each event as one flat mapping: `type`, any envelope member it cares
-about (`event_id`, `stream`, `producer`, `occurred_at`, `correlation_id`) and
-any payload member it cares about (`repeat: N` stands for N copies). Everything
-else is filled with the defaults below, the full envelope is validated exactly
-as an append validates it (`prepare_json`), and each event is appended as its
-own batch, so an event's seq is its index in the (unrolled) list.
+about (`event_id`, `stream`, `producer`, `occurred_at`, `correlation_id`,
+`schema_version`) and any payload member it cares about (`repeat: N` stands for
+N copies). Everything else is filled with the defaults below, the full envelope
+is validated exactly as an append validates it (`prepare_json`), and each event
+is appended as its own batch, so an event's seq is its index in the (unrolled)
+list. Every event is schema 1.0 but a run record that names a `subject` (even a
+null one), which is 1.1 unless the event says otherwise.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ OCCURRED_AT = "2026-01-01T00:00:00Z"
 #: the clock earlier.
 CLOCK = "2030-01-01T00:00:00Z"
 RUN_ID = "0190d4a2-7b1e-7c3a-9f00-1a2b3c4d5e6f"
-ENVELOPE_MEMBERS = ("event_id", "stream", "producer", "occurred_at", "correlation_id")
+ENVELOPE_MEMBERS = (
+    "event_id",
+    "stream",
+    "producer",
+    "occurred_at",
+    "correlation_id",
+    "schema_version",
+)
 _EXIT_CODES: dict[str, int | None] = {"passed": 0, "failed": 1, "timed_out": None, "error": None}
 
 
@@ -176,6 +185,10 @@ def _payload(kind: str, given: dict[str, Any], index: int, subject: str, source:
             "output_refs": [],
             "exit_code": 0,
         }
+        # Optional members, written only when given (`subject` is schema 1.1 only).
+        for member in ("heal_reason", "notes", "subject"):
+            if member in given:
+                base[member] = None
     else:
         raise AssertionError(f"no short-hand defaults for event type {kind!r}")
     unknown = set(given) - set(base)
@@ -201,6 +214,8 @@ def expand(
         if member in given:
             envelope[member] = given.pop(member)
     envelope["data"] = _payload(kind, given, index, subject, source)
+    if kind == "run.recorded" and "subject" in envelope["data"] and "schema_version" not in short:
+        envelope["schema_version"] = "1.1"
     return envelope
 
 

@@ -130,6 +130,12 @@ def emit() -> None:
 @click.option("--output-ref", multiple=True, metavar="EVENT_ID", help="A downstream record.")
 @click.option("--exit-code", type=int, default=0, show_default=True)
 @click.option("--heal-reason", type=click.Choice(get_args(HealReason)), default=None)
+@click.option(
+    "--subject",
+    default=None,
+    help="What the run worked on (a change, PR or commit, as findings name it); "
+    "the record is then schema 1.1.",
+)
 @click.option("--notes", default="", help="Free text.")
 @click.option("--run-id", help="The run's UUID. Default: a new one.")
 @click.option("--event-id", help="The event's id. Default: a new UUIDv7.")
@@ -160,6 +166,7 @@ def emit_run(
     output_ref: tuple[str, ...],
     exit_code: int,
     heal_reason: HealReason | None,
+    subject: str | None,
     notes: str,
     run_id: str | None,
     event_id: str | None,
@@ -201,6 +208,7 @@ def emit_run(
         output_refs=output_ref,
         exit_code=exit_code,
         heal_reason=heal_reason,
+        subject=subject,
         notes=notes,
         run_id=run_id,
         head=git_head,

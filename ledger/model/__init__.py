@@ -27,6 +27,7 @@ from ledger.model.run_record import (
     BestEffortMetadata,
     FileDigest,
     RunRecordV1,
+    RunRecordV1_1,
     input_context_sha,
 )
 from ledger.model.source import (
@@ -54,6 +55,7 @@ __all__ = [
     "PayloadSchema",
     "PreparedEvent",
     "RunRecordV1",
+    "RunRecordV1_1",
     "SourceCheckedV1",
     "SourceRegisteredV1",
     "SuppressionAddedV1",

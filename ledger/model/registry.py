@@ -15,7 +15,7 @@ from ledger.model.finding import FindingV1
 from ledger.model.gate_records import CommandExecutedV1, GateEvaluatedV1, PatchInspectedV1
 from ledger.model.lifecycle import FindingResolvedV1
 from ledger.model.payload import Payload
-from ledger.model.run_record import RunRecordV1
+from ledger.model.run_record import RunRecordV1, RunRecordV1_1
 from ledger.model.source import (
     SourceCheckedV1,
     SourceRegisteredV1,
@@ -45,20 +45,19 @@ class PayloadSchema:
 
 
 def _run_id_key(payload: Payload) -> str:
+    # 1.1 derives from 1.0, so a run id is unique across both versions.
     if not isinstance(payload, RunRecordV1):
         raise TypeError(f"run_id key asked of {type(payload).__name__}")
     return f"run_id:{payload.run_id}"
 
 
+_UNIQUE_RUN_ID = UniqueConstraint(_run_id_key, ErrorCode.RUN_ALREADY_RECORDED, "run_id")
+
 _SCHEMAS: Mapping[tuple[str, str], PayloadSchema] = {
     (schema.event_type, schema.schema_version): schema
     for schema in (
-        PayloadSchema(
-            "run.recorded",
-            "1.0",
-            RunRecordV1,
-            UniqueConstraint(_run_id_key, ErrorCode.RUN_ALREADY_RECORDED, "run_id"),
-        ),
+        PayloadSchema("run.recorded", "1.0", RunRecordV1, _UNIQUE_RUN_ID),
+        PayloadSchema("run.recorded", "1.1", RunRecordV1_1, _UNIQUE_RUN_ID),
         PayloadSchema("finding.reported", "1.0", FindingV1),
         PayloadSchema("ledger.started", "1.0", LedgerStartedV1),
         # The lifecycle events: specs/lifecycle-events.md.

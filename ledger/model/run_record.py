@@ -1,4 +1,8 @@
-"""RunRecord v1.0: what one agent or CI run consumed, did and produced (`run.recorded`)."""
+"""RunRecord v1.0 and v1.1: what one agent or CI run consumed, did and produced (`run.recorded`).
+
+Version 1.1 adds the run's `subject`; 1.0 stays as it was written, since readers
+accept every version ever written.
+"""
 
 from __future__ import annotations
 
@@ -116,3 +120,13 @@ class RunRecordV1(Payload, frozen=True):
             raise ValueError("`best_effort` metadata is required when `mode` is best_effort")
         if self.mode == "strict" and self.best_effort is not None:
             raise ValueError("`best_effort` metadata must be null when `mode` is strict")
+
+
+class RunRecordV1_1(RunRecordV1, frozen=True):
+    """`run.recorded` schema 1.1: 1.0 plus the subject the run worked on.
+
+    `subject` names a change, PR or commit exactly as findings name it, so that a
+    healing run can be tied to the subject it healed (specs/verdicts.md §7).
+    """
+
+    subject: TextLine | None = None

@@ -131,6 +131,8 @@ class Recorded(msgspec.Struct, frozen=True, gc=False):
     input_refs: list[str]
     output_refs: list[str]
     heal_reason: str | None = None
+    #: Only in schema 1.1 and later; a 1.0 record names no subject.
+    subject: str | None = None
 
 
 REPORTED = PayloadReader(Reported)

@@ -45,6 +45,8 @@ class RunRow(msgspec.Struct, frozen=True, array_like=True, gc=False):
     exit_code: int
     config_fingerprint: str
     git_head: str | None
+    #: What the run worked on (schema 1.1); null for a 1.0 record or a run that names none.
+    subject: str | None
     heal_reason: str | None
     input_refs: tuple[str, ...]
     output_refs: tuple[str, ...]
@@ -57,7 +59,7 @@ class RunsProjection:
     """Folds `run.recorded` into run rows and the indexes over them."""
 
     name = NAME
-    version = 1
+    version = 2
     event_types = frozenset({"run.recorded"})
 
     def apply(self, fact: Fact, state: StateWriter) -> None:
@@ -78,6 +80,7 @@ class RunsProjection:
             exit_code=data.exit_code,
             config_fingerprint=data.config_fingerprint,
             git_head=data.git_head,
+            subject=data.subject,
             heal_reason=data.heal_reason,
             input_refs=tuple(data.input_refs),
             output_refs=tuple(data.output_refs),

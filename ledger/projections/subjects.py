@@ -1,12 +1,21 @@
 """The `verdicts` projection: everything known about each gated subject.
 
 It folds findings and their resolutions, waivers and revocations, patch
-inspections, probe runs and recorded gate evaluations into rows per subject.
-Verdicts themselves are derived at query time (`verdict_rules.py`), because
-waiver expiry depends on the evaluation time, which the fold must never read.
+inspections, probe runs, recorded gate evaluations and healing runs into rows
+per subject. Verdicts themselves are derived at query time (`verdict_rules.py`),
+because waiver expiry depends on the evaluation time, which the fold must never
+read.
+
+A healing run is a `run.recorded` that names a subject (schema 1.1) and has a
+`heal_reason`. The fold stamps it with the fingerprint of the findings the
+healer faced: the subject's unresolved findings at that point in the log. That
+fingerprint is kept up to date per subject as findings are reported and
+resolved, so a healing run costs one row read however many findings there are.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import msgspec
 
@@ -25,6 +34,15 @@ _PATCH = "P"  # P, subject -> PatchRow (the latest inspection)
 _PROBE = "C"  # C, subject, probe -> ProbeRow (the latest execution)
 _GATE = "G"  # G, subject -> GateRow (the latest recorded evaluation)
 _SUBJECT = "U"  # U, subject -> SubjectRow
+_OPEN = "A"  # A, subject -> OpenFindings (what its unresolved findings add up to)
+_HEALER = "H"  # H, subject, agent_name -> HealerRow (its latest healing runs)
+
+#: The healing runs kept per subject and healer, oldest dropped first. The stuck check
+#: (`verdict_rules.STUCK_RUNS`) looks at the last few; keeping more lets it look further
+#: back without folding the log again.
+HEAL_WINDOW = 16
+_FINGERPRINT_DOMAIN = b"ledgerd-findings-fingerprint/1\n"
+_SUM_MODULUS = 1 << 256
 
 
 class _Row(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -137,19 +155,79 @@ class SubjectRow(_Row, frozen=True):
     first_seq: int
 
 
+class OpenFindings(_Row, frozen=True):
+    """A subject's unresolved findings, summed up (see `fingerprint`)."""
+
+    count: int
+    #: The sum, modulo 2**256, of their `finding_digest`s: 32 bytes, big-endian.
+    total: bytes
+
+    @property
+    def fingerprint(self) -> str | None:
+        """specs/verdicts.md §7.1: null when no finding is unresolved."""
+        if self.count == 0:
+            return None
+        body = self.count.to_bytes(8, "big") + self.total
+        return hashlib.sha256(_FINGERPRINT_DOMAIN + body).hexdigest()
+
+
+NO_OPEN_FINDINGS = OpenFindings(count=0, total=bytes(32))
+
+
+class HealRun(_Row, frozen=True):
+    """One healing run, with the findings it faced."""
+
+    seq: int
+    run_id: str
+    run_status: str
+    heal_reason: str
+    #: `OpenFindings.fingerprint` of the subject when the run was recorded.
+    fingerprint: str | None
+    unresolved: int
+    recorded_at: str
+    producer: str
+
+
+class HealerRow(_Row, frozen=True):
+    agent_name: str
+    #: Its latest healing runs of the subject, at most HEAL_WINDOW, oldest first.
+    runs: tuple[HealRun, ...]
+
+
 FINDINGS = RowCodec(FindingRow)
 WAIVERS = RowCodec(WaiverRow)
 PATCHES = RowCodec(PatchRow)
 PROBES = RowCodec(ProbeRow)
 GATES = RowCodec(GateRow)
 SUBJECTS = RowCodec(SubjectRow)
+OPEN = RowCodec(OpenFindings)
+HEALERS = RowCodec(HealerRow)
+
+
+def finding_digest(row: FindingRow) -> int:
+    """What one unresolved finding adds to its subject's fingerprint (specs/verdicts.md §7.1).
+
+    SHA-256 over its finding id, severity, rule id, file, line (decimal, or empty
+    when null) and `what`, each as its UTF-8 length (4 bytes, big-endian) and bytes.
+    """
+    digest = hashlib.sha256()
+    line = "" if row.line is None else str(row.line)
+    for part in (row.finding_id, row.severity, row.rule_id, row.file, line, row.what):
+        raw = part.encode("utf-8")
+        digest.update(len(raw).to_bytes(4, "big") + raw)
+    return int.from_bytes(digest.digest(), "big")
+
+
+def _counted(found: OpenFindings, row: FindingRow, sign: int) -> OpenFindings:
+    total = (int.from_bytes(found.total, "big") + sign * finding_digest(row)) % _SUM_MODULUS
+    return OpenFindings(count=found.count + sign, total=total.to_bytes(32, "big"))
 
 
 class SubjectsProjection:
     """Folds the gate's events per subject (see the module docstring)."""
 
     name = NAME
-    version = 2
+    version = 3
     event_types = frozenset(
         {
             "finding.reported",
@@ -159,6 +237,7 @@ class SubjectsProjection:
             "patch.inspected",
             "command.executed",
             "gate.evaluated",
+            "run.recorded",
         }
     )
 
@@ -178,6 +257,8 @@ class SubjectsProjection:
             _execute(fact, views.EXECUTED.read(fact), state)
         elif kind == "gate.evaluated":
             _evaluate(fact, views.EVALUATED.read(fact), state)
+        elif kind == "run.recorded":
+            _heal(fact, views.RECORDED.read(fact), state)
 
 
 def _touch(subject: str, seq: int, state: StateWriter) -> None:
@@ -221,6 +302,9 @@ def _report(fact: Fact, data: views.Reported, state: StateWriter) -> None:
     )
     state.put_row(key, row, FINDINGS)
     state.put(state_key(_BY_SUBJECT, data.subject, data.finding_id), b"")
+    if old is not None and not old.resolved:
+        _count_open(data.subject, old, -1, state)
+    _count_open(data.subject, row, 1, state)
     _touch(data.subject, fact.seq, state)
 
 
@@ -231,6 +315,14 @@ def _resolve(fact: Fact, data: views.Resolved, state: StateWriter) -> None:
         return  # nothing reported yet to resolve; a later report opens it
     resolution = Resolution(fact.seq, data.resolution, data.resolved_by, data.note)
     state.put_row(key, msgspec.structs.replace(old, resolution=resolution), FINDINGS)
+    if not old.resolved:
+        _count_open(old.subject, old, -1, state)
+
+
+def _count_open(subject: str, row: FindingRow, sign: int, state: StateWriter) -> None:
+    key = state_key(_OPEN, subject)
+    found = state.get_row(key, OPEN) or NO_OPEN_FINDINGS
+    state.put_row(key, _counted(found, row, sign), OPEN)
 
 
 def _grant(fact: Fact, data: views.Granted, state: StateWriter) -> None:
@@ -305,6 +397,28 @@ def _evaluate(fact: Fact, data: views.Evaluated, state: StateWriter) -> None:
     _touch(data.subject, fact.seq, state)
 
 
+def _heal(fact: Fact, data: views.Recorded, state: StateWriter) -> None:
+    subject, reason = data.subject, data.heal_reason
+    if subject is None or reason is None:
+        return  # not a healing run: it names no subject (schema 1.0), or heals nothing
+    faced = state.get_row(state_key(_OPEN, subject), OPEN) or NO_OPEN_FINDINGS
+    run = HealRun(
+        seq=fact.seq,
+        run_id=data.run_id,
+        run_status=data.run_status,
+        heal_reason=reason,
+        fingerprint=faced.fingerprint,
+        unresolved=faced.count,
+        recorded_at=fact.recorded_at,
+        producer=fact.producer,
+    )
+    key = state_key(_HEALER, subject, data.agent_name)
+    old = state.get_row(key, HEALERS)
+    runs = (*old.runs, run)[-HEAL_WINDOW:] if old is not None else (run,)
+    state.put_row(key, HealerRow(agent_name=data.agent_name, runs=runs), HEALERS)
+    _touch(subject, fact.seq, state)
+
+
 # Reading ----------------------------------------------------------------------------------
 
 
@@ -317,6 +431,10 @@ class SubjectState(msgspec.Struct, frozen=True, gc=False):
     patch: PatchRow | None
     probes: tuple[ProbeRow, ...]
     gate: GateRow | None
+    #: Each healer's latest healing runs of the subject, by agent name.
+    healers: tuple[HealerRow, ...]
+    #: The subject's unresolved findings as the fold sums them up now.
+    open_findings: OpenFindings
     last_seq: int | None
 
 
@@ -343,6 +461,13 @@ def subject_state(state: StateReader, subject: str) -> SubjectState:
             key=lambda p: p.probe,
         )
     )
+    healers = tuple(
+        sorted(
+            (HEALERS.decode(v) for _, v in state.scan(table_prefix(_HEALER, subject))),
+            key=lambda h: h.agent_name,
+        )
+    )
+    raw_open = state.get(state_key(_OPEN, subject))
     seqs = [
         *(f.reported_seq for f in findings),
         *(f.resolution.seq for f in findings if f.resolution is not None),
@@ -350,6 +475,7 @@ def subject_state(state: StateReader, subject: str) -> SubjectState:
         *(w.revocation.seq for ws in waivers.values() for w in ws if w.revocation is not None),
         *(p.seq for p in probes),
         *(row.seq for row in (patch, gate) if row is not None),
+        *(h.runs[-1].seq for h in healers),
     ]
     return SubjectState(
         subject=subject,
@@ -358,6 +484,8 @@ def subject_state(state: StateReader, subject: str) -> SubjectState:
         patch=patch,
         probes=probes,
         gate=gate,
+        healers=healers,
+        open_findings=OPEN.decode(raw_open) if raw_open is not None else NO_OPEN_FINDINGS,
         last_seq=max(seqs) if seqs else None,
     )
 

@@ -3,7 +3,9 @@
 Pure functions of their arguments: the evaluation time is always passed in,
 never read from a clock, so the same state and time give the same verdict.
 Each field is decided by the first rule in its table that matches; the rule
-ids and their order are the contract in `specs/verdicts.md`.
+ids and their order are the contract in `specs/verdicts.md`. Healing outcomes
+(which healer is stuck) are judged here too, beside the quintet: no rule reads
+them.
 """
 
 from __future__ import annotations
@@ -13,10 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ledger.projections.subjects import FindingRow, PatchRow, ProbeRow, SubjectState, WaiverRow
+from ledger.projections.subjects import (
+    FindingRow,
+    HealerRow,
+    HealRun,
+    PatchRow,
+    ProbeRow,
+    SubjectState,
+    WaiverRow,
+)
 
 FindingStatus = Literal["open", "waived", "expired_waiver", "resolved"]
 WaiverStatus = Literal["active", "expired", "revoked", "superseded", "not_yet_granted"]
+StuckBecause = Literal["repeated_findings", "reported"]
 
 _HIGH = ("P0", "P1")
 _CORRECTNESS = ("correctness", "contract", "test_integrity")
@@ -27,6 +38,8 @@ _GATE_EDITS = ("gate_config_weaken", "pack_disable", "severity_downgrade")
 _PROBE_OUTCOMES = {"failed": "failed", "timed_out": "timed out", "error": "could not run"}
 #: Blocking findings in at least this many distinct files make the blast radius wide.
 WIDE_FILES = 5
+#: A healer whose last this-many healing runs of a subject faced the same findings is stuck.
+STUCK_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,40 @@ class RequiredFix:
 
 
 @dataclass(frozen=True)
+class JudgedHealer:
+    """A healer of a subject, judged on its latest healing runs."""
+
+    row: HealerRow
+    #: Its last STUCK_RUNS runs (fewer if it has run fewer times), oldest first.
+    considered: tuple[HealRun, ...]
+    stuck_because: StuckBecause | None
+    #: The fingerprint its considered runs all faced, when that is why it is stuck.
+    repeated_fingerprint: str | None
+
+    @property
+    def last(self) -> HealRun:
+        return self.row.runs[-1]
+
+    @property
+    def stuck(self) -> bool:
+        return self.stuck_because is not None
+
+    @property
+    def outcome(self) -> str:
+        """Its last run's `heal_reason`, overridden by `stuck` when it is stuck."""
+        return "stuck" if self.stuck else self.last.heal_reason
+
+
+@dataclass(frozen=True)
+class Healing:
+    """Who heals a subject and how it went (specs/verdicts.md §7)."""
+
+    healers: tuple[JudgedHealer, ...]
+    #: The healer whose last run is the subject's latest healing run.
+    latest: JudgedHealer | None
+
+
+@dataclass(frozen=True)
 class Verdict:
     production_readiness: Decided
     correctness: Decided
@@ -84,6 +131,7 @@ class Verdict:
     blast_radius: Decided
     required_fixes_before_merge: tuple[RequiredFix, ...]
     findings: tuple[JudgedFinding, ...]
+    healing: Healing
 
 
 def parse_time(value: str) -> datetime:
@@ -430,6 +478,39 @@ def _required_fixes(facts: _Facts) -> tuple[RequiredFix, ...]:
     return tuple(fixes)
 
 
+def judge_healer(row: HealerRow, current_fingerprint: str | None) -> JudgedHealer:
+    """Whether a healer is stuck on its subject.
+
+    Stuck by repetition: its last STUCK_RUNS runs all faced the same, non-empty
+    findings, and the subject's unresolved findings are still those (a fix that
+    landed after its last run unsticks it). Stuck by its own word: its last run's
+    `heal_reason` is `stuck`.
+    """
+    considered = row.runs[-STUCK_RUNS:]
+    faced = {run.fingerprint for run in considered}
+    repeated = (
+        current_fingerprint
+        if len(considered) == STUCK_RUNS
+        and current_fingerprint is not None
+        and faced == {current_fingerprint}
+        else None
+    )
+    because: StuckBecause | None = None
+    if repeated is not None:
+        because = "repeated_findings"
+    elif row.runs[-1].heal_reason == "stuck":
+        because = "reported"
+    return JudgedHealer(row, considered, because, repeated)
+
+
+def judge_healing(subject: SubjectState) -> Healing:
+    """Every healer of `subject` judged, and the one that healed it last."""
+    current = subject.open_findings.fingerprint
+    healers = tuple(judge_healer(row, current) for row in subject.healers)
+    latest = max(healers, key=lambda h: h.last.seq, default=None)
+    return Healing(healers=healers, latest=latest)
+
+
 def judge(subject: SubjectState, at: datetime) -> Verdict:
     """The verdict on `subject` at evaluation time `at`."""
     findings = tuple(
@@ -443,4 +524,5 @@ def judge(subject: SubjectState, at: datetime) -> Verdict:
         blast_radius=_decide("blast_radius", BLAST_RADIUS, facts),
         required_fixes_before_merge=_required_fixes(facts),
         findings=findings,
+        healing=judge_healing(subject),
     )

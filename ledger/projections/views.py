@@ -14,7 +14,15 @@ from ledger.projections.health_rules import SourceHealth, Suppression
 from ledger.projections.runs import Provenance, RunRow, Upstream
 from ledger.projections.sources import SourceRow, SuppressionRow
 from ledger.projections.subjects import FindingRow, GateRow, PatchRow, ProbeRow, SubjectState
-from ledger.projections.verdict_rules import Because, JudgedFinding, RequiredFix, Verdict
+from ledger.projections.verdict_rules import (
+    STUCK_RUNS,
+    Because,
+    Healing,
+    JudgedFinding,
+    JudgedHealer,
+    RequiredFix,
+    Verdict,
+)
 
 Json = dict[str, Any]
 
@@ -154,6 +162,46 @@ def _gate_json(gate: GateRow | None) -> Json | None:
     }
 
 
+def _latest_healing_json(healer: JudgedHealer | None) -> Json | None:
+    if healer is None:
+        return None
+    run = healer.last
+    return {
+        "run_id": run.run_id,
+        "seq": run.seq,
+        "agent_name": healer.row.agent_name,
+        "producer": run.producer,
+        "run_status": run.run_status,
+        "heal_reason": run.heal_reason,
+        "outcome": healer.outcome,
+        "recorded_at": run.recorded_at,
+        "unresolved_findings": run.unresolved,
+        "findings_fingerprint": run.fingerprint,
+    }
+
+
+def _healer_json(healer: JudgedHealer) -> Json:
+    return {
+        "agent_name": healer.row.agent_name,
+        "outcome": healer.outcome,
+        "heal_reason": healer.last.heal_reason,
+        "stuck": healer.stuck,
+        "stuck_because": healer.stuck_because,
+        "runs_considered": len(healer.considered),
+        "repeated_fingerprint": healer.repeated_fingerprint,
+        "last_seq": healer.last.seq,
+        "run_ids": [run.run_id for run in healer.considered],
+    }
+
+
+def _healing_json(healing: Healing) -> Json:
+    return {
+        "latest": _latest_healing_json(healing.latest),
+        "healers": [_healer_json(healer) for healer in healing.healers],
+        "stuck_runs": STUCK_RUNS,
+    }
+
+
 def position_json(position: int, as_of: int | None, evaluated_at: str | None) -> Json:
     """The members every view starts with: what it was computed over, and when."""
     document: Json = {"log_position": position, "as_of": as_of}
@@ -196,6 +244,7 @@ def verdict_json(head: Json, subject: SubjectState, verdict: Verdict) -> Json:
         "patch_inspection": _patch_json(subject.patch),
         "probes": [_probe_json(p) for p in subject.probes],
         "last_gate_evaluation": _gate_json(subject.gate),
+        "healing": _healing_json(verdict.healing),
     }
 
 
@@ -272,6 +321,7 @@ def run_json(row: RunRow) -> Json:
         "exit_code": row.exit_code,
         "config_fingerprint": row.config_fingerprint,
         "git_head": row.git_head,
+        "subject": row.subject,
         "heal_reason": row.heal_reason,
         "input_refs": list(row.input_refs),
         "output_refs": list(row.output_refs),

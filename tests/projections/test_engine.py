@@ -349,6 +349,10 @@ def _ledger_started() -> Envelope:
         (lambda: patch_inspected(edits=[patch_edit()]), {"verdicts", "health"}),
         (lambda: gate_evaluated(readiness="not_ready"), {"verdicts", "health"}),
         (lambda: run_recorded(uuid_for("extra")), {"runs", "health"}),
+        (
+            lambda: run_recorded(uuid_for("extra"), subject="pr-7", heal_reason="stuck"),
+            {"runs", "health", "verdicts"},
+        ),
         (_ledger_started, set()),
     ],
     ids=[
@@ -363,6 +367,7 @@ def _ledger_started() -> Envelope:
         "patch.inspected",
         "gate.evaluated",
         "run.recorded",
+        "run.recorded-healing",
         "ledger.started",
     ],
 )
@@ -488,6 +493,8 @@ FOLDED_BY_VERSION = {
     ("runs", 1): "e00258342d30c5133a03a4da919fa51e314f5117398e622d5cf23100d045aaa9",
     ("verdicts", 2): "14b4e1c646a7750af3bbb463cb665533ac7be68dd7d325eadd49f2dbe6d354e6",
     ("health", 2): "6b91538665ea3ff35c7a22bdc87a056e9d85da37d8b6a305f21dd4e3ba4445f5",
+    ("verdicts", 3): "937a73bb9588f1991c77d93b1a213caf60d2862845529997b1f65ac91c8e364b",
+    ("runs", 2): "8d3458d912f38f3969c939be509ba0b4d3e472d91a236f7d81ea221a4f5af5ec",
 }
 
 

@@ -4,7 +4,8 @@ Hypothesis writes random interleavings of events from many producers (findings r
 re-reported under another subject, resolved and reopened; waivers granted and revoked,
 some for findings never reported; probes of every status; clean and unsafe patches; gate
 evaluations; sources registered, checked and suppressed; run records linked through
-refs and through run ids) in batches of random size, one append transaction each. In
+refs and through run ids; healing runs, schema 1.1 records naming a subject, by a few
+healers, some without a heal reason) in batches of random size, one append transaction each. In
 between, the engine catches up, catches up only part of the way, is closed and reopened
 with its log, or rebuilds some projections, at random, folding a random number of
 events per write transaction (`chunk`).
@@ -17,7 +18,9 @@ Then, for every projection:
   digest of `replay(name, size - 1)`;
 - every state seen after a full catch-up along the way equals `replay` to that point;
 - `replay(name, N)` for a random N equals the state of a second, fresh log holding only
-  the first N + 1 events, caught up.
+  the first N + 1 events, caught up;
+- each subject's running sum of unresolved findings (specs/verdicts.md §7.1) equals
+  the sum computed afresh from its finding rows.
 
 Each example builds its logs in a temporary directory of its own.
 """
@@ -36,6 +39,7 @@ from hypothesis import strategies as st
 from ledger.clock import FixedClock
 from ledger.model import Envelope
 from ledger.projections import ProjectionEngine
+from ledger.projections import subjects as subjects_table
 from ledger.projections.state import MemoryState, state_digest
 from ledger.store import AppendRequest, LmdbEventLog
 from lifecycle_events import (
@@ -153,6 +157,13 @@ EVENT = st.one_of(
         # Run ids used directly as input refs: of earlier, later or no runs at all.
         st.lists(st.integers(0, MAX_EVENTS - 1), max_size=2),
     ),
+    st.tuples(
+        st.just("heal"),
+        st.sampled_from(("healer-a", "healer-b")),
+        st.sampled_from(SUBJECTS),
+        st.sampled_from(("FAILED", "PARTIAL", "SUCCESS")),
+        st.sampled_from((None, "ship", "stuck", "test_failed")),
+    ),
 )
 
 
@@ -224,6 +235,16 @@ def build(spec: Spec, index: int) -> Envelope:
     if kind == "lift":
         suppression_id, target = args
         return suppression_lifted(suppression_id, target, event_id=event_id)
+    if kind == "heal":
+        agent, subject, status, heal_reason = args
+        return run_recorded(
+            run_uuid(index),
+            agent=agent,
+            status=status,
+            subject=subject,
+            heal_reason=heal_reason,
+            event_id=event_id,
+        )
     assert kind == "run", kind
     agent, status, input_refs, output_refs, direct = args
     return run_recorded(
@@ -276,6 +297,19 @@ def replayed(engine: ProjectionEngine, through_seq: int) -> dict[str, str]:
 def append(log: LmdbEventLog, envelopes: Sequence[Envelope]) -> None:
     outcome = log.append([AppendRequest(envelope) for envelope in envelopes])
     assert not any(result.duplicate for result in outcome.results)
+
+
+def assert_open_findings_add_up(engine: ProjectionEngine) -> None:
+    """Each subject's running sum of unresolved findings is the sum of its finding rows."""
+    with engine.view("verdicts") as view:
+        for subject in SUBJECTS:
+            state = subjects_table.subject_state(view.state, subject)
+            unresolved = [row for row in state.findings if not row.resolved]
+            total = sum(subjects_table.finding_digest(row) for row in unresolved) % (1 << 256)
+            assert (state.open_findings.count, state.open_findings.total) == (
+                len(unresolved),
+                total.to_bytes(32, "big"),
+            ), subject
 
 
 def assert_states_match_positions(engine: ProjectionEngine) -> None:
@@ -341,6 +375,7 @@ def test_every_way_of_folding_gives_the_fold_of_the_log(
             assert engine.catch_up() == dict.fromkeys(NAMES, size)
             final = digests(engine)
             assert final == replayed(engine, size - 1)
+            assert_open_findings_add_up(engine)
             for position, seen in caught_up:
                 assert replayed(engine, position - 1) == seen, f"state at {position}"
             assert engine.rebuild() == dict.fromkeys(NAMES, size)
