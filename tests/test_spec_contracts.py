@@ -23,9 +23,9 @@ import pytest
 import yaml
 
 import projection_cases as pc
-from contract_kinds import discover
 from clients.spool import decode_frames, encode_frame
 from conftest import json_lines, run_ledgerctl
+from contract_kinds import discover
 from ledger.checkpoint import Checkpoint, SignerKey, VerifierKey, parse_checkpoint_body
 from ledger.checkpoint.note import open_note, sign_note
 from ledger.clock import FixedClock, format_utc

@@ -242,6 +242,42 @@ def target_options(func: F) -> F:
     return cast(F, _apply(options, decorated))
 
 
+def lazy_target_options(func: F) -> F:
+    """Like `target_options`, for commands that need a log only sometimes.
+
+    The command receives `target: Callable[[], Target]`, which resolves (and
+    refuses a missing or doubled target) only when called.
+    """
+
+    @functools.wraps(func)
+    def deferred(
+        *args: object,
+        data_dir: Path | None,
+        server: str | None,
+        retry_deadline: float | None,
+        **kwargs: object,
+    ) -> object:
+        def target() -> Target:
+            return resolve_target(data_dir, server, retry_deadline)
+
+        return func(*args, target=target, **kwargs)
+
+    options = (
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Record offline in this data directory. Wins over $LEDGER_SERVER.",
+        ),
+        server_option(
+            f"Record through a running ledgerd (also unix:PATH). Default: ${SERVER_ENV}."
+        ),
+        retry_deadline_option(RetryPolicy().overall_deadline_s, online_only=True),
+    )
+    decorated: Callable[..., Any] = deferred
+    return cast(F, _apply(options, decorated))
+
+
 # What the commands open on a target ----------------------------------------------------
 
 

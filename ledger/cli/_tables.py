@@ -29,17 +29,18 @@ _NONE = "-"
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
-def _visible(text: str) -> str:
+def visible(text: str) -> str:
+    """`text` with every control character but the newline shown as an escape."""
     return _CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
 
 
 def _text(value: object) -> str:
     """A cell: None as a dash, everything else as its plain, visible text."""
-    return _NONE if value is None else _visible(str(value))
+    return _NONE if value is None else visible(str(value))
 
 
 def _joined(values: Iterable[object], sep: str = ", ") -> str:
-    return sep.join(_visible(str(v)) for v in values) or _NONE
+    return sep.join(visible(str(v)) for v in values) or _NONE
 
 
 def _short(digest: str | None) -> str:

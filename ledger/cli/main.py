@@ -11,11 +11,13 @@ from ledger import __version__
 from ledger.cli._runner import run_cli
 from ledger.cli.append_command import append_command
 from ledger.cli.emit import emit
+from ledger.cli.gate_commands import gate
 from ledger.cli.get_command import get_command
 from ledger.cli.keygen import keygen
 from ledger.cli.log_commands import import_command, tail
 from ledger.cli.projection_commands import COMMANDS as PROJECTION_COMMANDS
 from ledger.cli.proof_commands import checkpoint, proof
+from ledger.cli.report_commands import export_command, report_command
 from ledger.cli.spool_commands import spool
 from ledger.cli.verify import verify
 
@@ -38,6 +40,9 @@ for command in (
     emit,
     spool,
     *PROJECTION_COMMANDS,
+    gate,
+    report_command,
+    export_command,
 ):
     cli.add_command(command)
 
