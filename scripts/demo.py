@@ -11,6 +11,9 @@ producers) answers verdicts (with their rules, and a waiver on both sides of its
 expiry), source health (`--strict` blocks on a required source), a replay of a
 run against a workspace (strict fails on drift, best-effort warns), and shows
 that a rebuild gives the same state digests and offline answers the same bytes.
+Last, a gate: in a temporary git repository, `ledgerctl gate run` passes a clean
+change and blocks a healer's patch that weakens a spec and silences a linter,
+then the report and every export format are produced from the same daemon.
 A short summary is printed at the end.
 """
 
@@ -230,6 +233,115 @@ def views(work: Path) -> dict[str, object]:
     return {"verdicts": verdicts, "blocking": health["blocking"]}
 
 
+def _git(repo: Path, *args: str) -> str:
+    git = shutil.which("git") or sys.exit("demo failed: git is not installed")
+    done = subprocess.run(
+        [git, "-C", str(repo), *args], capture_output=True, text=True, env=GIT_ENV, check=True
+    )
+    return done.stdout.strip()
+
+
+def _commit(repo: Path, files: dict[str, str], message: str) -> str:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", message)
+    return _git(repo, "rev-parse", "HEAD")
+
+
+GIT_ENV = {
+    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    "GIT_AUTHOR_NAME": "demo",
+    "GIT_AUTHOR_EMAIL": "demo@example.com",
+    "GIT_COMMITTER_NAME": "demo",
+    "GIT_COMMITTER_EMAIL": "demo@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
+UNIT_PROBE = (
+    "import sys; sys.path.insert(0, 'src'); import calc; "
+    "sys.exit(0 if calc.add(1, 2) == 3 else 1)"
+)
+
+
+def gates(work: Path) -> dict[str, object]:
+    """A gate run that passes a clean change and blocks a cheating one, then report and export."""
+    repo = work / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "gate.toml").write_text(
+        '[gate]\nname = "demo-gate"\n\n'
+        f'[[probe]]\nname = "unit"\nargv = {json.dumps([sys.executable, "-c", UNIT_PROBE])}\n'
+    )
+    base = _commit(
+        repo,
+        {
+            "src/calc.py": "def add(a, b):\n    return a + b\n",
+            "specs/calc.md": "add(1, 2) == 3\n",
+        },
+        "base",
+    )
+    clean = _commit(
+        repo,
+        {"src/calc.py": "def add(a, b):\n    return a + b\n\n\ndef neg(a):\n    return -a\n"},
+        "add neg",
+    )
+    _git(repo, "checkout", "-q", "-b", "healer", base)
+    cheat = _commit(
+        repo,
+        {
+            "src/calc.py": "def add(a, b):\n    return a - b + 2 * b  # noqa: E501\n",
+            "specs/calc.md": "add(1, 2) == 3  (relaxed)\n",
+        },
+        "healer: make it pass",
+    )
+    data = work / "gated"
+    daemon, announced = start_daemon(data, work)
+    server = ["--server", str(announced["address"])]
+    gate = ["gate", "run", "--config", str(repo / "gate.toml"), "--repo", str(repo), *server]
+    gate += ["--spool", str(work / "gate-spool")]
+    try:
+        passed = ledgerctl(*gate, "--subject", "pr-1", "--base", base, "--head", clean)
+        print("  clean change: exit 0; the quintet in the report's Synthesis:")
+        synthesis = passed.stdout.split("## Synthesis", 1)[1].split("\n\n", 2)[1]
+        print("    " + synthesis.strip().replace("\n", "\n    "))
+        blocked = ledgerctl(
+            *gate,
+            "--subject",
+            "pr-2",
+            "--base",
+            base,
+            "--head",
+            cheat,
+            "--automated",
+            "--json",
+            check=False,
+        )
+        if blocked.returncode != 4:
+            sys.exit(f"demo failed: the cheating patch exited {blocked.returncode}, not 4")
+        refused = json.loads(blocked.stdout)
+        print(f"  cheating patch: exit 4 ({refused['error_code']}): {refused['error']}")
+        for fix in refused["details"]["required_fixes_before_merge"]:
+            print(f"    required: {fix}")
+        exports = {}
+        for fmt in ("sarif", "openlineage", "intoto", "bundle", "csv"):
+            out = work / f"export.{fmt}"
+            done = json.loads(
+                ledgerctl("export", "--format", fmt, "--out", str(out), *server, "--json").stdout
+            )
+            exports[fmt] = done["bytes"]
+        print(f"  exports written atomically (bytes): {exports}")
+        report = ledgerctl("report", "pr-2", *server, "--format", "md").stdout
+        print(f"  report on pr-2: {len(report.splitlines())} lines, sections in order:")
+        sections = [line[3:] for line in report.splitlines() if line.startswith("## ")]
+        print("    " + " / ".join(sections))
+    finally:
+        daemon.terminate()
+        daemon.wait(60)
+    return {"passed": "pr-1", "blocked": "pr-2", "exports": sorted(exports)}
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ledgerd-demo-"))
     try:
@@ -317,6 +429,9 @@ def main() -> None:
         pipeline = views(work)
 
         print()
+        gated = gates(work)
+
+        print()
         print("summary")
         print(f"  events: {imported['tree_size']} (run records and findings), idempotent re-import")
         print(f"  signed checkpoint: size {proof['tree_size']}, root {proof['root']}")
@@ -328,6 +443,10 @@ def main() -> None:
         print(
             f"  views over 1,403 pipeline events: verdicts {pipeline['verdicts']}, "
             f"health --strict blocked by {pipeline['blocking']}, replay drift caught"
+        )
+        print(
+            f"  gate: {gated['passed']} passed, {gated['blocked']} (a healer's cheating patch) "
+            f"blocked; exports {', '.join(map(str, gated['exports']))}"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
