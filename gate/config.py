@@ -8,8 +8,10 @@ key path in the message.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -207,11 +209,25 @@ def parse_gate_config(text: str, *, origin: str = "gate config") -> GateConfig:
         raise _invalid(f"{origin}: {exc}") from None
 
 
-def load_gate_config(path: Path) -> GateConfig:
-    """Read and validate a gate config file (FILE_UNREADABLE when it cannot be read)."""
+@dataclass(frozen=True)
+class LoadedGateConfig:
+    """A gate config as read from its file, and the SHA-256 of exactly the bytes parsed."""
+
+    config: GateConfig
+    sha256: str
+
+
+def load_gate_config(path: Path) -> LoadedGateConfig:
+    """Read and validate a gate config file (FILE_UNREADABLE when it cannot be read).
+
+    The digest is of the bytes that were parsed, so it names the configuration
+    the gate really ran with, even if the file changes while the gate runs.
+    """
     raw = read_file(path, what="gate config")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _invalid(f"{path} is not UTF-8 text") from None
-    return parse_gate_config(text, origin=str(path))
+    return LoadedGateConfig(
+        parse_gate_config(text, origin=str(path)), hashlib.sha256(raw).hexdigest()
+    )

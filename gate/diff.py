@@ -153,6 +153,15 @@ class _Parser:
                 self._skip_preamble()
             else:
                 break  # `_file` saw to it that only blank lines are left
+        if not files and any(line.strip() for line in lines):
+            # Text with no file in it is not an empty change: most likely the wrong input,
+            # and a guard that called it CLEAN would pass a patch it never saw.
+            raise _invalid(
+                1,
+                "no `diff --git` header anywhere in the input",
+                hint="pass the output of `git diff` or `git format-patch`; an empty change is "
+                "an empty input",
+            )
         return tuple(files)
 
     def _skip_preamble(self) -> None:

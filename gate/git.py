@@ -12,7 +12,7 @@ from ledger.errors import ErrorCode, InvalidInput
 GIT_TIMEOUT_S = 300.0
 
 
-def _git(repo: Path, *args: str) -> bytes:
+def _git(repo: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -> bytes:
     program = shutil.which("git")
     if program is None:
         raise InvalidInput(
@@ -34,7 +34,7 @@ def _git(repo: Path, *args: str) -> bytes:
             f"git {args[0]} in {repo} did not finish in {GIT_TIMEOUT_S:.0f} s",
             hint="check the repository (a lock, a network filesystem) and run the gate again",
         ) from None
-    if done.returncode != 0:
+    if done.returncode not in ok_codes:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise InvalidInput(
             ErrorCode.INVALID_ARGUMENT,
@@ -57,13 +57,41 @@ def resolve_revision(repo: Path, revision: str) -> str:
     return found.decode("ascii").strip()
 
 
-def diff(repo: Path, base: str, head: str | None) -> bytes:
-    """`git diff` from `base` to `head` (to the work tree and index when `head` is None).
+def head_commit(repo: Path) -> str:
+    """The commit checked out in `repo`'s work tree."""
+    return resolve_revision(repo, "HEAD")
 
-    Renames are detected, binary files marked, and no external diff driver,
-    colour or textconv filter runs, so the bytes are what the guard expects.
+
+def has_tracked_changes(repo: Path) -> bool:
+    """Whether tracked files differ from HEAD, in the index or the work tree."""
+    return bool(_git(repo, "status", "--porcelain", "--untracked-files=no").strip())
+
+
+def untracked_files(repo: Path) -> list[str]:
+    """Files git does not track and does not ignore, by path relative to `repo`."""
+    listed = _git(repo, "ls-files", "--others", "--exclude-standard", "-z")
+    return sorted(name for name in listed.decode("utf-8", "surrogateescape").split("\0") if name)
+
+
+#: Options for every diff the guard reads: whole files as text (a `.gitattributes` in the
+#: change could otherwise mark a file binary, or give it a driver, to hide its lines),
+#: renames found, full object ids, no colour, no external driver and no textconv filter.
+_DIFF_OPTIONS = ("--text", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--full-index")
+
+
+def diff(repo: Path, base: str, head: str | None) -> bytes:
+    """The change from `base` to `head` as git writes it, for the honesty guard.
+
+    With `head` None the change is the work tree's: tracked files against
+    `base` (index and work tree), plus every untracked, unignored file as a new
+    file, since a probe would see those too.
     """
-    args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--full-index", base]
     if head is not None:
-        args.append(head)
-    return _git(repo, *args, "--")
+        return _git(repo, "diff", *_DIFF_OPTIONS, base, head, "--")
+    tracked = _git(repo, "diff", *_DIFF_OPTIONS, base, "--")
+    # `git diff --no-index` exits 1 when the files differ, which they always do here.
+    added = [
+        _git(repo, "diff", "--no-index", *_DIFF_OPTIONS, "--", "/dev/null", name, ok_codes=(0, 1))
+        for name in untracked_files(repo)
+    ]
+    return b"".join([tracked, *added])

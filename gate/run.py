@@ -6,26 +6,29 @@ A run has two halves (specs/gate.md, "Gate run"):
    inspects the diff between base and head with the honesty guard, and reads
    the findings files. The result is the list of events to record, with their
    ids already fixed, so recording them again is idempotent.
-2. `decide` writes those events through the client stubs, waits until the
-   projections have folded them, reads the subject's verdict, and appends a
+2. `decide` resolves the gate's own earlier findings that this run no longer
+   reproduces, writes everything through the client stubs, reads the subject's
+   verdict over a log that ends with this run's evidence, and appends a
    `gate.evaluated` event recording the decision at that log position.
 
 It fails closed. If the ledger cannot take the evidence, the events not yet
 acknowledged go to the spool (nothing is lost; `ledgerctl spool flush` lands
-them later) and the error is raised: without a recorded verdict there is no
-decision, so the caller exits non-zero, never with a silent pass.
+them later) and the error is raised. The decision itself is never spooled: a
+decision recorded later, out of order, would be a decision nobody took.
+Without a recorded verdict there is no decision, so the caller exits non-zero,
+never with a silent pass.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from clients.client import LedgerClient
 from clients.event import Event
@@ -35,17 +38,22 @@ from gate import git
 from gate._text import one_line, stream_name
 from gate.config import GateConfig
 from gate.guard import Inspection, edit_findings, inspect_patch
-from gate.ingest import load_findings
+from gate.ingest import load_findings_report
 from gate.probes import ProbeResult, run_probe
 from ledger.clock import Clock
 from ledger.errors import ErrorCode, InvalidInput, LedgerError, PolicyBlocked
-from ledger.model import FindingV1, GateEvaluatedV1, Payload
+from ledger.model import FindingResolvedV1, FindingV1, GateEvaluatedV1, Payload
+from ledger.model._rules import TextLine
+from ledger.model.run_record import RunStatus
 from ledger.store.lmdb_store import MAX_BATCH
 
 Json = dict[str, Any]
 
 #: Events are appended in batches of at most this many (each batch is atomic).
 APPEND_CHUNK = min(MAX_BATCH, 1000)
+#: The rule ids of the honesty guard's findings: every run re-inspects the whole change.
+GUARD_RULE_PREFIX = "guard/"
+_UNRESOLVED = ("open", "waived", "expired_waiver")
 
 
 @dataclass(frozen=True)
@@ -53,12 +61,12 @@ class GateRequest:
     """What to gate, where, and how strictly."""
 
     config: GateConfig
-    #: The config file: its bytes' digest is the gate run's `config_fingerprint`.
-    config_path: Path
+    #: SHA-256 of the config file's bytes: the gate run's `config_fingerprint`.
+    config_sha256: str
     subject: str
     #: The git work tree the probes run in and the diff is taken from.
     repo: Path
-    #: Diff from `base` (default HEAD) to `head` (default: the work tree and index).
+    #: Diff from `base` (default HEAD) to `head` (default: the work tree, untracked files too).
     base: str | None = None
     head: str | None = None
     #: Conditionally ready fails too (also set by `[gate] strict`).
@@ -78,8 +86,14 @@ class Evidence:
     probes: tuple[ProbeResult, ...]
     inspection: Inspection
     findings: tuple[FindingV1, ...]
+    #: Whether every configured findings file was read: only then can a finding this
+    #: gate reported before, and did not report now, be taken as gone.
+    read_every_source: bool
     #: In append order; the run record comes last, after what it summarises.
     events: tuple[Event, ...]
+    #: What a person should know but does not change the events: skipped SARIF
+    #: results, importer warnings, findings reported twice in one run, an empty diff.
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,110 +105,205 @@ class GateDecision:
     evaluation: GateEvaluatedV1
     #: Where the `gate.evaluated` event landed.
     evaluated_seq: int
+    #: The gate's earlier findings this run resolved, by id.
+    resolved: tuple[str, ...]
 
     @property
     def passed(self) -> bool:
         return self.evaluation.passed
 
 
-def _event(
-    evidence_kind: str,
-    payload: Payload,
+def _events(
+    payloads: Sequence[tuple[str, Payload, str]],
     *,
-    stream: str,
     producer: str,
     run_id: str,
-    index: int,
     clock: Clock,
-    schema_version: str = "1.0",
-) -> Event:
-    # Ids derive from the run id, so a retried or spooled append is the same event.
-    return Event.create(
-        stream=stream,
-        type=evidence_kind,
-        data=payload,
+    first_index: int = 0,
+) -> list[Event]:
+    """(type, payload, stream) triples as events of one run, numbered from `first_index`.
+
+    Ids derive from the run id, so a retried or spooled append is the same event.
+    """
+    return [
+        Event.create(
+            stream=stream,
+            type=kind,
+            data=payload,
+            producer=producer,
+            correlation_id=run_id,
+            event_id=f"gate-{run_id}-{index}",
+            clock=clock,
+        )
+        for index, (kind, payload, stream) in enumerate(payloads, first_index)
+    ]
+
+
+def _inspection_payloads(
+    inspection: Inspection, subject: str, run_id: str, findings: Sequence[FindingV1]
+) -> list[tuple[str, Payload, str]]:
+    return [
+        ("patch.inspected", inspection.to_payload(subject, run_id), stream_name("gate", subject)),
+        *(("finding.reported", f, stream_name("findings", subject)) for f in findings),
+    ]
+
+
+def inspection_events(
+    inspection: Inspection, *, subject: str, producer: str, run_id: str, clock: Clock
+) -> list[Event]:
+    """`patch.inspected` and a `finding.reported` per blocking edit, as `inspect-diff --record`
+    writes them (a gate run writes the same, among its other evidence)."""
+    findings = edit_findings(inspection, subject=subject, run_id=run_id)
+    return _events(
+        _inspection_payloads(inspection, subject, run_id, findings),
         producer=producer,
-        schema_version=schema_version,
-        correlation_id=run_id,
-        event_id=f"gate-{run_id}-{index}",
+        run_id=run_id,
         clock=clock,
     )
 
 
-def _run_status(probes: Sequence[ProbeResult]) -> tuple[str, int]:
+def _run_status(probes: Sequence[ProbeResult]) -> tuple[RunStatus, int]:
     failed = sum(1 for p in probes if p.status != "passed")
     if not failed:
         return "SUCCESS", 0
     return ("FAILED" if failed == len(probes) else "PARTIAL"), 1
 
 
-def _config_fingerprint(path: Path) -> str:
+def _check_subject(subject: str) -> None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
+        msgspec.convert(subject, TextLine)
+    except msgspec.ValidationError:
         raise InvalidInput(
-            ErrorCode.INVALID_CONFIG,
-            f"cannot read the gate config {path}: {exc.strerror}",
-            hint="pass --config at a readable gate.toml",
+            ErrorCode.INVALID_ARGUMENT,
+            f"--subject {subject[:80]!r} is not one line of 1 to 512 characters",
+            hint="name the change as findings do: a PR URL, a branch or a commit id",
+            details={"field": "subject"},
         ) from None
 
 
-def _inside(repo: Path, path: Path) -> bool:
-    return path.resolve().is_relative_to(repo.resolve())
+def _findings_path(repo: Path, relative: str) -> Path:
+    path = repo / relative
+    if not path.resolve().is_relative_to(repo.resolve()):
+        raise InvalidInput(
+            ErrorCode.INVALID_CONFIG,
+            f"findings file {relative!r} is outside the repository {repo}",
+            hint="[[findings]] paths are relative to the repository and stay inside it",
+            details={"path": relative},
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class _Gathered:
+    findings: list[FindingV1]
+    files: list[Path]
+    read_every_source: bool
+    notices: list[str]
+
+
+def _gather_findings(request: GateRequest, inspection: Inspection, run_id: str) -> _Gathered:
+    """The guard's findings, then each findings file's, by id; the first report of an id wins."""
+    found = list(edit_findings(inspection, subject=request.subject, run_id=run_id))
+    notices: list[str] = []
+    files: list[Path] = []
+    read_every_source = True
+    for item in request.config.findings:
+        path = _findings_path(request.repo, item.path)
+        if item.optional and not path.exists():
+            notices.append(f"{item.path}: optional findings file absent, skipped")
+            read_every_source = False
+            continue
+        report = load_findings_report(
+            path, item.format, subject=request.subject, run_id=run_id, base_dir=request.repo
+        )
+        files.append(path)
+        found.extend(report.findings)
+        notices.extend(f"{item.path}: {warning}" for warning in report.warnings)
+        notices.extend(
+            f"{item.path}: skipped {skipped.pointer} ({skipped.reason}: {skipped.detail})"
+            for skipped in report.skipped
+        )
+    unique: dict[str, FindingV1] = {}
+    for finding in found:
+        if finding.finding_id in unique:
+            notices.append(
+                f"finding {finding.finding_id} reported twice in this run; kept the first"
+            )
+            continue
+        unique[finding.finding_id] = finding
+    ordered = sorted(unique.values(), key=lambda f: f.finding_id)
+    return _Gathered(ordered, files, read_every_source, notices)
+
+
+def _revisions(request: GateRequest) -> tuple[str, str | None, str]:
+    """(base, head or None for the work tree, the commit the probes run on)."""
+    repo = request.repo
+    base = git.resolve_revision(repo, request.base or "HEAD")
+    checked_out = git.head_commit(repo)
+    if request.head is None:
+        return base, None, checked_out
+    head = git.resolve_revision(repo, request.head)
+    # The probes run in the work tree: it must hold exactly the change being judged.
+    if head != checked_out or git.has_tracked_changes(repo):
+        raise InvalidInput(
+            ErrorCode.INVALID_ARGUMENT,
+            f"--head {request.head} ({head[:12]}) is not what the work tree holds "
+            f"(HEAD {checked_out[:12]}{', with changes' if head == checked_out else ''})",
+            hint="check out --head with no local changes before the gate runs (the probes "
+            "run in the work tree), or leave --head out to gate the work tree itself",
+            details={"head": head, "checked_out": checked_out},
+        )
+    return base, head, head
 
 
 def collect(request: GateRequest, *, clock: Clock, environ: Mapping[str, str]) -> Evidence:
     """Run the probes, inspect the diff, read the findings files (no ledger involved)."""
+    _check_subject(request.subject)
     config = request.config
     producer = config.gate.name
     run_id = str(uuid.uuid4())
     started = clock.now()
     repo = request.repo
-    base = git.resolve_revision(repo, request.base or "HEAD")
-    head = git.resolve_revision(repo, request.head) if request.head is not None else None
+    base, head, commit = _revisions(request)
     probes = tuple(
         run_probe(spec, config.probes, workdir=repo, environ=environ) for spec in config.probe
     )
     inspection = inspect_patch(
         git.diff(repo, base, head), config.guard, automated=request.automated, now=started
     )
-    findings = list(edit_findings(inspection, subject=request.subject, run_id=run_id))
-    finding_files = [repo / item.path for item in config.findings]
-    for item, path in zip(config.findings, finding_files, strict=True):
-        if item.optional and not path.exists():
-            continue
-        findings.extend(
-            load_findings(path, item.format, subject=request.subject, run_id=run_id, base_dir=repo)
-        )
-    stream = stream_name("gate", request.subject)
-    payloads: list[tuple[str, Payload, str]] = [
-        *(("command.executed", p.to_payload(request.subject, run_id), stream) for p in probes),
-        ("patch.inspected", inspection.to_payload(request.subject, run_id), stream),
-        *(
-            ("finding.reported", f, stream_name("findings", request.subject))
-            for f in sorted(findings, key=lambda f: f.finding_id)
-        ),
+    gathered = _gather_findings(request, inspection, run_id)
+    notices = list(gathered.notices)
+    if inspection.files == 0:
+        notices.insert(0, f"the change from {base[:12]} is empty: no file was inspected")
+    gate_stream = stream_name("gate", request.subject)
+    probe_payloads: list[tuple[str, Payload, str]] = [
+        ("command.executed", p.to_payload(request.subject, run_id), gate_stream) for p in probes
     ]
-    events = [
-        _event(kind, payload, stream=where, producer=producer, run_id=run_id, index=i, clock=clock)
-        for i, (kind, payload, where) in enumerate(payloads)
-    ]
+    events = _events(
+        [
+            *probe_payloads,
+            *_inspection_payloads(inspection, request.subject, run_id, gathered.findings),
+        ],
+        producer=producer,
+        run_id=run_id,
+        clock=clock,
+    )
     status, exit_code = _run_status(probes)
     events.append(
         build_run_record(
             agent=producer,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             workspace=repo,
             started_at=started,
             ended_at=clock.now(),
-            config_fingerprint=_config_fingerprint(request.config_path),
-            inputs=[path for path in finding_files if path.exists() and _inside(repo, path)],
+            config_fingerprint=request.config_sha256,
+            inputs=gathered.files,
             input_refs=[base],
             output_refs=[],
             exit_code=exit_code,
-            notes=one_line(inspection.summary, 16_384),
+            notes=inspection.summary,
             run_id=run_id,
-            head=head or base,
+            head=commit,
             detect_git_head=False,
             producer=producer,
             subject=request.subject,
@@ -210,8 +319,31 @@ def collect(request: GateRequest, *, clock: Clock, environ: Mapping[str, str]) -
         producer=producer,
         probes=probes,
         inspection=inspection,
-        findings=tuple(findings),
+        findings=tuple(gathered.findings),
+        read_every_source=gathered.read_every_source,
         events=tuple(events),
+        notices=tuple(notices),
+    )
+
+
+def _keep(events: Sequence[Event], spool: Spool | None, failure: LedgerError) -> LedgerError:
+    """Spool `events` after `failure` if a later flush can land them; the error to raise."""
+    if spool is None or not spoolable(failure) or not events:
+        return failure.add_context(where="the gate could not record its evidence")
+    try:
+        for event in events:
+            spool.append(event)
+    except LedgerError as spool_failure:
+        return spool_failure.add_context(
+            where=f"the ledger failed ({failure.code}: {failure.message}) and so did the spool",
+            hint="; events of this run may be neither recorded nor kept: run the gate again",
+            ledger_error_code=str(failure.code),
+        )
+    return failure.add_context(
+        where="the gate could not record its evidence",
+        hint=f"; the gate's {len(events)} unrecorded events were spooled to {spool.path}: "
+        "`ledgerctl spool flush` records them once the ledger is back",
+        spooled=len(events),
     )
 
 
@@ -219,34 +351,53 @@ def _append_all(client: LedgerClient, events: Sequence[Event], spool: Spool | No
     """Append `events` in atomic chunks; the seq of the last. Unacknowledged ones are spooled."""
     last = -1
     for start in range(0, len(events), APPEND_CHUNK):
-        chunk = events[start : start + APPEND_CHUNK]
         try:
-            outcome = client.append_batch(chunk)
+            outcome = client.append_batch(events[start : start + APPEND_CHUNK])
         except LedgerError as exc:
-            if spool is not None and spoolable(exc):
-                for event in events[start:]:
-                    spool.append(event)
-                exc.add_context(
-                    hint=f"; the gate's {len(events) - start} unrecorded events were spooled to "
-                    f"{spool.path}: `ledgerctl spool flush` records them once the ledger is back",
-                    spooled=len(events) - start,
-                )
-            raise exc.add_context(where="the gate could not record its evidence") from None
+            raise _keep(events[start:], spool, exc) from None
         last = outcome.results[-1].seq
     return last
 
 
-def _verdict_at(
-    client: LedgerClient, subject: str, *, at: datetime, min_seq: int, wait_s: float
-) -> Json:
-    """The subject's verdict once the projections have folded `min_seq`, waiting up to `wait_s`."""
-    give_up = time.monotonic() + wait_s
-    while True:
-        try:
-            return client.projections.verdict(subject, at=at, min_seq=min_seq)
-        except LedgerError as exc:
-            if exc.code is not ErrorCode.PROJECTION_BEHIND or time.monotonic() >= give_up:
-                raise exc.add_context(where="the gate could not read its verdict") from None
+def _stale_findings(client: LedgerClient, evidence: Evidence) -> list[str]:
+    """The gate's own unresolved findings on the subject that this run did not reproduce.
+
+    Only findings this gate (its producer) reported are considered; the guard's
+    are always re-checked, the findings files' only when every file was read.
+    """
+    document = client.projections.findings(subject=evidence.subject, statuses=_UNRESOLVED)
+    reproduced = {f.finding_id for f in evidence.findings}
+    return sorted(
+        item["finding_id"]
+        for item in document["findings"]
+        if item["producer"] == evidence.producer
+        and item["finding_id"] not in reproduced
+        and (evidence.read_every_source or item["rule_id"].startswith(GUARD_RULE_PREFIX))
+    )
+
+
+def _resolution_events(evidence: Evidence, stale: Sequence[str], clock: Clock) -> list[Event]:
+    stream = stream_name("findings", evidence.subject)
+    note = f"not reproduced by gate run {evidence.run_id}"
+    return _events(
+        [
+            (
+                "finding.resolved",
+                FindingResolvedV1(
+                    finding_id=finding_id,
+                    resolution="fixed",
+                    resolved_by=evidence.producer,
+                    note=note,
+                ),
+                stream,
+            )
+            for finding_id in stale
+        ],
+        producer=evidence.producer,
+        run_id=evidence.run_id,
+        clock=clock,
+        first_index=len(evidence.events),
+    )
 
 
 def passes(readiness: str, *, strict: bool) -> bool:
@@ -254,21 +405,47 @@ def passes(readiness: str, *, strict: bool) -> bool:
     return readiness == "ready" or (readiness == "conditionally_ready" and not strict)
 
 
+def _verdict_through(reader: LedgerClient, subject: str, last_seq: int, at: datetime) -> Json:
+    """The verdict over the log through `last_seq`, the end of this run's evidence.
+
+    Usually that is what the projections hold once they have folded it. When
+    another writer added to this subject after us, the verdict is replayed as of
+    `last_seq`, so a run is judged on its own evidence, never on a later one's.
+    """
+    try:
+        verdict = reader.projections.verdict(subject, at=at, min_seq=last_seq)
+        if verdict["last_seq"] is not None and verdict["last_seq"] > last_seq:
+            verdict = reader.projections.verdict(subject, at=at, as_of=last_seq)
+    except LedgerError as exc:
+        raise exc.add_context(
+            where="the gate recorded its evidence but could not read the verdict",
+            hint="; no decision was recorded: run the gate again",
+        ) from None
+    return verdict
+
+
 def decide(
     evidence: Evidence,
     client: LedgerClient,
     *,
     clock: Clock,
-    wait_s: float,
     spool: Spool | None,
+    reader: LedgerClient | None = None,
 ) -> GateDecision:
-    """Record the evidence, read the verdict it leads to, record the decision (see module doc)."""
-    last_seq = _append_all(client, evidence.events, spool)
-    at = clock.now()
-    verdict = _verdict_at(client, evidence.subject, at=at, min_seq=last_seq, wait_s=wait_s)
+    """Record the evidence, read the verdict it leads to, record the decision (module doc).
+
+    `reader` reads the verdict (default `client`); its retry policy bounds how
+    long the gate waits for the projections to fold the evidence.
+    """
+    try:
+        stale = _stale_findings(client, evidence)
+    except LedgerError as exc:
+        raise _keep(evidence.events, spool, exc) from None
+    resolutions = _resolution_events(evidence, stale, clock)
+    last_seq = _append_all(client, [*evidence.events, *resolutions], spool)
+    verdict = _verdict_through(reader or client, evidence.subject, last_seq, clock.now())
     quintet = verdict["verdict"]
     readiness = quintet["production_readiness"]
-    passed = passes(readiness, strict=evidence.strict)
     evaluation = GateEvaluatedV1(
         subject=evidence.subject,
         production_readiness=readiness,
@@ -281,21 +458,23 @@ def decide(
         evaluated_at=verdict["evaluated_at"],
         log_position=verdict["log_position"],
         strict=evidence.strict,
-        passed=passed,
+        passed=passes(readiness, strict=evidence.strict),
         run_id=evidence.run_id,
     )
-    event = _event(
-        "gate.evaluated",
-        evaluation,
-        stream=stream_name("gate", evidence.subject),
+    decision = _events(
+        [("gate.evaluated", evaluation, stream_name("gate", evidence.subject))],
         producer=evidence.producer,
         run_id=evidence.run_id,
-        index=len(evidence.events),
         clock=clock,
+        first_index=len(evidence.events) + len(resolutions),
     )
-    seq = _append_all(client, [event], spool)
+    seq = _append_all(client, decision, None)
     return GateDecision(
-        evidence=evidence, verdict=verdict, evaluation=evaluation, evaluated_seq=seq
+        evidence=evidence,
+        verdict=verdict,
+        evaluation=evaluation,
+        evaluated_seq=seq,
+        resolved=tuple(stale),
     )
 
 

@@ -165,13 +165,15 @@ class _Views:
     position: int
     verdicts: tuple[Json, ...]
     run_rows: tuple[Json, ...]
-    runs_position: int
+    #: The position every view read was computed at.
+    positions: frozenset[int]
 
 
 def _all_run_rows(
     source: SnapshotSource, as_of: int | None, min_seq: int | None
 ) -> tuple[list[Json], int]:
-    """Every run row, and the position of the first page (later pages ask `as_of` it)."""
+    """Every run row, and the position of the first page (later pages list older runs,
+    whose rows never change, so they agree with it)."""
     rows: list[Json] = []
     before: int | None = None
     position: int | None = None
@@ -193,11 +195,12 @@ def _all_run_rows(
 
 def _subjects_in(
     source: SnapshotSource, at: datetime, as_of: int | None, min_seq: int | None
-) -> list[str]:
+) -> tuple[list[str], int]:
+    """Every subject with a finding, and the position the findings view was read at."""
     found = source.findings(
         subject=None, statuses=(), severities=(), at=at, as_of=as_of, min_seq=min_seq
     )
-    return sorted({item["subject"] for item in found["findings"]})
+    return sorted({item["subject"] for item in found["findings"]}), found["log_position"]
 
 
 def _query(
@@ -224,9 +227,10 @@ def _query(
                 details={"run_id": ref},
             )
     else:
+        with_findings, findings_position = _subjects_in(source, at, as_of, min_seq)
+        positions.append(findings_position)
         subjects = sorted(
-            set(_subjects_in(source, at, as_of, min_seq))
-            | {row["subject"] for row in run_rows if row.get("subject")}
+            set(with_findings) | {row["subject"] for row in run_rows if row.get("subject")}
         )
     verdicts = []
     for subject in subjects:
@@ -241,7 +245,7 @@ def _query(
             document = source.verdict(subject, at=at, as_of=as_of, min_seq=min_seq)
             verdicts.append(document)
             positions.append(document["log_position"])
-    return _Views(max(positions), tuple(verdicts), tuple(run_rows), runs_position)
+    return _Views(max(positions), tuple(verdicts), tuple(run_rows), frozenset(positions))
 
 
 def _in_scope(scope: Scope, ref: str | None, views: _Views) -> list[Json]:
@@ -298,6 +302,4 @@ def take_snapshot(
 
 
 def _aligned(views: _Views) -> bool:
-    return views.runs_position == views.position and all(
-        v["log_position"] == views.position for v in views.verdicts
-    )
+    return len(views.positions) == 1

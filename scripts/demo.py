@@ -302,10 +302,13 @@ def gates(work: Path) -> dict[str, object]:
     gate = ["gate", "run", "--config", str(repo / "gate.toml"), "--repo", str(repo), *server]
     gate += ["--spool", str(work / "gate-spool")]
     try:
+        # The probes run in the work tree, so the gate wants --head checked out.
+        _git(repo, "checkout", "-q", clean)
         passed = ledgerctl(*gate, "--subject", "pr-1", "--base", base, "--head", clean)
         print("  clean change: exit 0; the quintet in the report's Synthesis:")
         synthesis = passed.stdout.split("## Synthesis", 1)[1].split("\n\n", 2)[1]
         print("    " + synthesis.strip().replace("\n", "\n    "))
+        _git(repo, "checkout", "-q", cheat)
         blocked = ledgerctl(
             *gate,
             "--subject",

@@ -214,6 +214,20 @@ def _apply(options: Sequence[Callable[[F], F]], func: F) -> F:
     return func
 
 
+def _target_option_list(verb: str) -> tuple[Callable[[F], F], ...]:
+    """`--data-dir`, `--server` and `--retry-deadline`, their help starting with `verb`."""
+    return (
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help=f"{verb} offline on this data directory. Wins over $LEDGER_SERVER.",
+        ),
+        server_option(f"{verb} on a running ledgerd (also unix:PATH). Default: ${SERVER_ENV}."),
+        retry_deadline_option(RetryPolicy().overall_deadline_s, online_only=True),
+    )
+
+
 def target_options(func: F) -> F:
     """Add `--data-dir`, `--server` and `--retry-deadline`; pass the command `target: Target`."""
 
@@ -228,18 +242,8 @@ def target_options(func: F) -> F:
         target = resolve_target(data_dir, server, retry_deadline)
         return func(*args, target=target, **kwargs)
 
-    options = (
-        click.option(
-            "--data-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Work offline on this data directory. Wins over $LEDGER_SERVER.",
-        ),
-        server_option(f"Work on a running ledgerd (also unix:PATH). Default: ${SERVER_ENV}."),
-        retry_deadline_option(RetryPolicy().overall_deadline_s, online_only=True),
-    )
     decorated: Callable[..., Any] = resolved
-    return cast(F, _apply(options, decorated))
+    return cast(F, _apply(_target_option_list("Work"), decorated))
 
 
 def lazy_target_options(func: F) -> F:
@@ -262,20 +266,8 @@ def lazy_target_options(func: F) -> F:
 
         return func(*args, target=target, **kwargs)
 
-    options = (
-        click.option(
-            "--data-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Record offline in this data directory. Wins over $LEDGER_SERVER.",
-        ),
-        server_option(
-            f"Record through a running ledgerd (also unix:PATH). Default: ${SERVER_ENV}."
-        ),
-        retry_deadline_option(RetryPolicy().overall_deadline_s, online_only=True),
-    )
     decorated: Callable[..., Any] = deferred
-    return cast(F, _apply(options, decorated))
+    return cast(F, _apply(_target_option_list("Record"), decorated))
 
 
 # What the commands open on a target ----------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from clients.client import LedgerClient
 from clients.projections import ProjectionsClient
 from clients.verified import check_served_entry
-from gate.snapshot import CheckpointRef, RunEntry, run_entry
+from gate.snapshot import CheckpointRef, RunEntry, SnapshotSource, run_entry
 from ledger.cli._common import DataDirTarget, ServerTarget, Target
 from ledger.cli._output import progress_bar
 from ledger.clock import clock_from_env
@@ -36,23 +36,12 @@ from ledger.store import LmdbEventLog
 Json = dict[str, Any]
 
 
-class ProjectionSource(Protocol):
-    """The projection views, from either target (see the module docstring)."""
+class ProjectionSource(SnapshotSource, Protocol):
+    """The projection views, from either target (see the module docstring).
 
-    def verdict(
-        self, subject: str, *, at: datetime | None, as_of: int | None, min_seq: int | None
-    ) -> Json: ...
-
-    def findings(
-        self,
-        *,
-        subject: str | None,
-        statuses: Sequence[str],
-        severities: Sequence[str],
-        at: datetime | None,
-        as_of: int | None,
-        min_seq: int | None,
-    ) -> Json: ...
+    `verdict`, `findings`, `runs`, `run_event` and `checkpoint_at` come from
+    `SnapshotSource`: reports and exports read a source through that part.
+    """
 
     def health(
         self,
@@ -69,26 +58,11 @@ class ProjectionSource(Protocol):
 
     def replay(self, run_id: str, *, as_of: int | None, min_seq: int | None) -> Json: ...
 
-    def runs(
-        self,
-        *,
-        agent: str | None,
-        status: str | None,
-        before_seq: int | None,
-        limit: int,
-        as_of: int | None,
-        min_seq: int | None,
-    ) -> Json: ...
-
     def history(self, stream: str, *, from_version: int, limit: int, as_of: int | None) -> Json: ...
 
     def status(self) -> list[Json]: ...
 
     def rebuild(self, names: Sequence[str]) -> list[Json]: ...
-
-    def run_event(self, seq: int) -> RunEntry: ...
-
-    def checkpoint_at(self, tree_size: int) -> CheckpointRef: ...
 
 
 def _status_json(found: ProjectionStatus) -> Json:

@@ -177,6 +177,33 @@ def render_verdict(document: Json) -> None:
         stdout.print(table)
     if not any(grouped.get(status) for status in FINDING_STATUSES):
         stdout.print("findings: none")
+    _render_healing(document["healing"])
+
+
+def _render_healing(healing: Json) -> None:
+    latest = healing["latest"]
+    if latest is None:
+        stdout.print("healing: none")
+        return
+    stdout.print(
+        f"latest healing: {visible(latest['agent_name'])} run {latest['run_id']} "
+        f"(seq {latest['seq']}, {latest['run_status']}): {latest['outcome']}"
+    )
+    table = _table("healer", "outcome", "heal_reason", "stuck", "runs", "last seq")
+    for healer in healing["healers"]:
+        stuck = f"yes ({healer['stuck_because']})" if healer["stuck"] else "no"
+        table.add_row(
+            _text(healer["agent_name"]),
+            healer["outcome"],
+            _text(healer["heal_reason"]),
+            stuck,
+            str(healer["runs_considered"]),
+            str(healer["last_seq"]),
+        )
+    stdout.print(table)
+    stdout.print(
+        f"a healer is stuck when its last {healing['stuck_runs']} runs faced the same findings"
+    )
 
 
 def render_findings(document: Json) -> None:
@@ -246,12 +273,15 @@ def render_suppressions(document: Json) -> None:
 def render_runs(document: Json) -> None:
     stdout.print(f"{len(document['runs'])} run(s), newest first; {_position(document)}")
     if document["runs"]:
-        table = _table("seq", "run id", "agent", "status", "mode", "exit", "ended at", "outputs")
+        table = _table(
+            "seq", "run id", "agent", "subject", "status", "mode", "exit", "ended at", "outputs"
+        )
         for run in document["runs"]:
             table.add_row(
                 str(run["seq"]),
                 run["run_id"],
                 run["agent_name"],
+                _text(run["subject"]),
                 run["run_status"],
                 run["mode"],
                 _text(run["exit_code"]),

@@ -14,7 +14,6 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,14 +22,12 @@ import msgspec
 
 from clients._calls import SERVER_ENV
 from clients.client import LedgerClient
-from clients.event import Event
 from clients.retry import RetryPolicy
 from clients.spool import Spool
-from gate._text import stream_name
 from gate.config import GuardPolicy, load_gate_config
-from gate.guard import Inspection, edit_findings, inspect_patch
+from gate.guard import Inspection, inspect_patch
 from gate.report import render_report
-from gate.run import GateRequest, blocked, collect, decide
+from gate.run import GateRequest, blocked, collect, decide, inspection_events
 from gate.snapshot import take_snapshot
 from ledger.cli._common import (
     ServerTarget,
@@ -45,13 +42,13 @@ from ledger.cli._common import (
     spool_option,
     usage_error,
 )
-from ledger.cli._output import stdout, write_json
+from ledger.cli._output import stderr, stdout, write_json
 from ledger.cli._projection_source import OnlineSource
 from ledger.cli._tables import visible
-from ledger.clock import FixedClock, clock_from_env, parse_instant
+from ledger.clock import Clock, clock_from_env, parse_instant
 from ledger.errors import ErrorCode, PolicyBlocked
 from ledger.fsutil import read_file
-from ledger.model import Payload, prepare_json
+from ledger.model import prepare_json
 from ledger.store import AppendRequest
 
 Json = dict[str, Any]
@@ -109,30 +106,13 @@ def _print_inspection(document: Json) -> None:
 
 
 def _record(
-    target: Target, inspection: Inspection, *, subject: str, producer: str, now: datetime
+    target: Target, inspection: Inspection, *, subject: str, producer: str, clock: Clock
 ) -> Json:
     """Append the inspection and its findings as one atomic batch; where they landed."""
     run_id = str(uuid.uuid4())
-    clock = FixedClock(now)
-    payloads: list[tuple[str, Payload, str]] = [
-        ("patch.inspected", inspection.to_payload(subject, run_id), stream_name("gate", subject)),
-        *(
-            ("finding.reported", finding, stream_name("findings", subject))
-            for finding in edit_findings(inspection, subject=subject, run_id=run_id)
-        ),
-    ]
-    events = [
-        Event.create(
-            stream=stream,
-            type=kind,
-            data=payload,
-            producer=producer,
-            correlation_id=run_id,
-            event_id=f"guard-{run_id}-{index}",
-            clock=clock,
-        )
-        for index, (kind, payload, stream) in enumerate(payloads)
-    ]
+    events = inspection_events(
+        inspection, subject=subject, producer=producer, run_id=run_id, clock=clock
+    )
     with open_appender(target) as appender:
         outcome = appender.append([AppendRequest(prepare_json(e.to_json())) for e in events])
     seqs = [result.seq for result in outcome.results]
@@ -191,12 +171,16 @@ def inspect_diff(
     if record and subject is None:
         raise usage_error("--record needs --subject", "name the change the patch belongs to")
     where = target() if record else None
-    policy = load_gate_config(config_path).guard if config_path is not None else GuardPolicy()
-    now = parse_instant(at_text, "--at") if at_text is not None else clock_from_env().now()
+    policy = (
+        load_gate_config(config_path).config.guard if config_path is not None else GuardPolicy()
+    )
+    clock = clock_from_env()
+    # --at judges allowance expiry only; recorded events carry the time they were made.
+    now = parse_instant(at_text, "--at") if at_text is not None else clock.now()
     inspection = inspect_patch(_read_patch(patch), policy, automated=automated, now=now)
     recorded = None
     if where is not None and subject is not None:
-        recorded = _record(where, inspection, subject=subject, producer=producer, now=now)
+        recorded = _record(where, inspection, subject=subject, producer=producer, clock=clock)
     document = _inspection_json(inspection, recorded)
     error = None
     if inspection.verdict != "CLEAN":
@@ -288,13 +272,18 @@ def gate_run(
     the evidence is spooled and the gate exits non-zero: no recorded verdict,
     no pass.
     """
+    if server is None and not os.environ.get(SERVER_ENV, "").strip():
+        raise usage_error(
+            "gate run needs a ledgerd to record to",
+            f"pass --server HOST:PORT (or unix:PATH), or set {SERVER_ENV}",
+        )
     target = resolve_target(None, server, retry_deadline)
     if not isinstance(target, ServerTarget):
         raise usage_error("gate run needs --server", "the gate records through a running ledgerd")
-    config = load_gate_config(config_path)
+    loaded = load_gate_config(config_path)
     request = GateRequest(
-        config=config,
-        config_path=config_path,
+        config=loaded.config,
+        config_sha256=loaded.sha256,
         subject=subject,
         repo=repo,
         base=base,
@@ -304,9 +293,17 @@ def gate_run(
     )
     clock = clock_from_env()
     evidence = collect(request, clock=clock, environ=os.environ)
+    for notice in evidence.notices:
+        stderr.print(f"note: {visible(notice)}")
     spool = Spool(spool_path)
-    with LedgerClient(target.address, retry=retry_policy(retry_deadline, _GATE_RETRY)) as client:
-        decision = decide(evidence, client, clock=clock, wait_s=config.gate.wait_s, spool=spool)
+    # The verdict read may wait for the projections up to `[gate] wait_s`, and no longer.
+    wait_s = loaded.config.gate.wait_s
+    reading = RetryPolicy(overall_deadline_s=wait_s, call_timeout_s=min(wait_s, 10.0))
+    with (
+        LedgerClient(target.address, retry=retry_policy(retry_deadline, _GATE_RETRY)) as client,
+        LedgerClient(target.address, retry=reading) as reader,
+    ):
+        decision = decide(evidence, client, clock=clock, spool=spool, reader=reader)
         snapshot = take_snapshot(
             OnlineSource(target, client),
             scope="subject",
@@ -314,12 +311,20 @@ def gate_run(
             at=parse_instant(decision.verdict["evaluated_at"], "evaluated_at"),
             min_seq=decision.evaluated_seq,
         )
-    fmt: Literal["md", "json"] = "json" if as_json else report_format
-    report = render_report(snapshot, fmt=fmt)
+    outcome = {
+        "passed": decision.passed,
+        "run_id": evidence.run_id,
+        "evaluated_seq": decision.evaluated_seq,
+        "resolved_findings": list(decision.resolved),
+    }
+    report = render_report(snapshot, fmt="json" if as_json else report_format)
+    if as_json:
+        document = {**msgspec.json.decode(report), **outcome}
+        if not decision.passed:
+            raise blocked(decision).with_report(document)
+        write_json({**document, "ok": True})
+        return
+    sys.stdout.buffer.write(report)
+    sys.stdout.buffer.flush()
     if not decision.passed:
-        error = blocked(decision)
-        if as_json:
-            raise error.with_report(msgspec.json.decode(report))
-        sys.stdout.write(report.decode("utf-8"))
-        raise error
-    sys.stdout.write(report.decode("utf-8"))
+        raise blocked(decision)

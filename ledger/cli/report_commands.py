@@ -70,7 +70,8 @@ def report_command(
         _snapshot(target, "subject", subject, at_text, min_seq), fmt=report_format
     )
     if out is None:
-        sys.stdout.write(rendered.decode("utf-8"))
+        sys.stdout.buffer.write(rendered)
+        sys.stdout.buffer.flush()
         return
     write_file_atomic(out, rendered)
 
@@ -111,7 +112,9 @@ def export_command(
     if subject is not None and run_id is not None:
         raise usage_error("--subject and --run exclude each other", "export one scope at a time")
     scope: Scope = "subject" if subject is not None else "run" if run_id is not None else "all"
-    snapshot = _snapshot(target, scope, subject or run_id, at_text, min_seq)
+    snapshot = _snapshot(
+        target, scope, subject if subject is not None else run_id, at_text, min_seq
+    )
     data = render_export(snapshot, export_format)
     write_file_atomic(out, data)
     summary = {

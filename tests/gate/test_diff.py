@@ -207,10 +207,26 @@ def test_a_file_diff_always_has_a_path() -> None:
         _ = FileDiff(None, None, "modified", False, None, ()).path
 
 
-def test_empty_and_text_only_input() -> None:
+def test_empty_input_is_an_empty_change() -> None:
     assert parse_diff(b"") == ()
     assert parse_diff("") == ()
-    assert parse_diff("Subject: nothing changed\n\njust a message\n") == ()
+    assert parse_diff("\n\n") == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Subject: nothing changed\n\njust a message\n",
+        "not a diff at all\n",
+        # `git diff --color=always`: every header starts with an escape code.
+        "\x1b[1mdiff --git a/x b/x\x1b[m\n\x1b[1m--- a/x\x1b[m\n\x1b[1m+++ b/x\x1b[m\n",
+    ],
+)
+def test_text_without_any_file_diff_is_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_diff(text)
+    assert raised.value.code is ErrorCode.INVALID_DIFF
+    assert raised.value.details["line"] == 1
 
 
 def test_trailing_blank_lines_are_tolerated() -> None:

@@ -276,3 +276,76 @@ def test_ledger_down_fails_closed_and_loses_nothing(repo: Path, served: DaemonPr
     )
     assert again.returncode == 0
     assert len(_of_subject(_events(address), "pr-offline")) == 4
+
+
+def test_a_fixed_patch_passes_on_the_next_run(repo: Path, served: DaemonProcess) -> None:
+    base = _git(repo, "rev-parse", "HEAD")
+    cheat = _commit(repo, {"src/app.py": "def add(a, b):\n    return a + b  # noqa\n"}, "silence")
+    first = _gate(repo, served.address, "pr-again", base, cheat, "--json")
+    assert first.returncode == 4
+    fixed = _commit(repo, {"src/app.py": "def add(a, b):\n    return a + b\n"}, "unsilence")
+    second = _gate(repo, served.address, "pr-again", base, fixed, "--json")
+    assert second.returncode == 0, second.stdout.decode()
+    document = json.loads(second.stdout)
+    assert document["passed"] is True
+    # The guard's finding from the first run is resolved by the second, which no longer sees it.
+    (resolved,) = document["resolved_findings"]
+    events = _events(served.address)
+    closing = [e for e in events if e["type"] == "finding.resolved"]
+    assert [(e["finding_id"], e["resolution"]) for e in closing] == [(resolved, "fixed")]
+    reported = [e for e in events if e["type"] == "finding.reported"]
+    assert [e["finding_id"] for e in reported] == [resolved]
+
+
+def test_the_work_tree_includes_untracked_files(repo: Path, served: DaemonProcess) -> None:
+    (repo / "src" / "extra.py").write_text("import os  # noqa\n")
+    done = _gate_work_tree(repo, served.address, "pr-untracked")
+    assert done.returncode == 4
+    inspected = next(
+        e
+        for e in _of_subject(_events(served.address), "pr-untracked")
+        if e["type"] == "patch.inspected"
+    )
+    assert [(e["type"], e["file"]) for e in inspected["edits"]] == [  # type: ignore[attr-defined]
+        ("suppression_insertion", "src/extra.py")
+    ]
+
+
+def _gate_work_tree(repo: Path, server: str, subject: str) -> subprocess.CompletedProcess[bytes]:
+    return run_ledgerctl(
+        "gate", "run", "--config", str(repo / "gate.toml"), "--subject", subject,
+        "--repo", str(repo), "--server", server, "--spool", str(repo.parent / "spool"),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        ("head-not-checked-out", "INVALID_ARGUMENT"),
+        ("unknown-revision", "INVALID_ARGUMENT"),
+        ("bad-findings-file", "INVALID_FINDINGS"),
+        ("bad-config", "INVALID_CONFIG"),
+        ("bad-subject", "INVALID_ARGUMENT"),
+    ],
+)
+def test_refusals_record_nothing(repo: Path, served: DaemonProcess, setup: str, code: str) -> None:
+    base = _git(repo, "rev-parse", "HEAD")
+    head = _commit(repo, {"src/app.py": "def add(a, b):\n    return b + a\n"}, "commute")
+    subject = "pr-refused"
+    if setup == "head-not-checked-out":
+        _git(repo, "checkout", "-q", base)
+    elif setup == "unknown-revision":
+        head = "no-such-branch"
+    elif setup == "bad-findings-file":
+        (repo / "reports").mkdir()
+        (repo / "reports" / "scan.sarif").write_text('{"version": "2.1.0", "runs": 7}')
+    elif setup == "bad-config":
+        (repo / "gate.toml").write_text("[[probe]]\nname = 'x'\n")
+    else:
+        subject = "two\nlines"
+    before = len(_events(served.address))
+    done = _gate(repo, served.address, subject, base, head, "--json")
+    assert done.returncode == 2, done.stdout.decode()
+    assert json.loads(done.stdout)["error_code"] == code
+    assert len(_events(served.address)) == before
+    assert not (repo.parent / "spool").exists() or not any((repo.parent / "spool").iterdir())
