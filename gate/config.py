@@ -63,7 +63,9 @@ DEFAULT_GATE_CONFIGS = (
     "**/*gate*.yaml",
 )
 
-DEFAULT_ENV_ALLOW = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+#: Passed through to every probe. HOME is not: a probe gets an empty home of its own
+#: unless the config allows HOME (specs/probes.md).
+DEFAULT_ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_OUTPUT_CAP_BYTES = 16_384
 

@@ -12,6 +12,19 @@ from ledger.errors import ErrorCode, InvalidInput
 GIT_TIMEOUT_S = 300.0
 
 
+#: git sees no user or system config and no replace refs: what it reports is the
+#: repository's objects as they are, not as a configuration or a `git replace`
+#: written by the change under inspection would present them.
+_GIT_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LC_ALL": "C",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_NO_REPLACE_OBJECTS": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
 def _git(repo: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -> bytes:
     program = shutil.which("git")
     if program is None:
@@ -26,7 +39,7 @@ def _git(repo: Path, *args: str, ok_codes: tuple[int, ...] = (0,)) -> bytes:
             capture_output=True,
             timeout=GIT_TIMEOUT_S,
             check=False,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"},
+            env=_GIT_ENV,
         )
     except subprocess.TimeoutExpired:
         raise InvalidInput(
@@ -75,8 +88,19 @@ def untracked_files(repo: Path) -> list[str]:
 
 #: Options for every diff the guard reads: whole files as text (a `.gitattributes` in the
 #: change could otherwise mark a file binary, or give it a driver, to hide its lines),
-#: renames found, full object ids, no colour, no external driver and no textconv filter.
-_DIFF_OPTIONS = ("--text", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--full-index")
+#: renames found, full object ids, git's own prefixes, no colour, no external driver and
+#: no textconv filter.
+_DIFF_OPTIONS = (
+    "--text",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "-M",
+    "--full-index",
+    # The repository's own config could set `diff.noprefix` or mnemonic prefixes.
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
 
 
 def diff(repo: Path, base: str, head: str | None) -> bytes:

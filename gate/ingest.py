@@ -38,6 +38,10 @@ FindingsFormat = Literal["ledger", "sarif"]
 MAX_INPUT_BYTES = 64 << 20
 #: At most this many findings (ledger) or results (SARIF, all runs together) per file.
 MAX_FINDINGS = 50_000
+#: Finding ids ledgerd derives (the honesty guard's, and those this importer derives):
+#: a findings file may not name them.
+RESERVED_ID_PREFIXES = ("guard-", "f-")
+
 #: The problems an error lists in `details.problems`; `details.problem_count` counts all.
 MAX_PROBLEMS = 100
 
@@ -341,6 +345,15 @@ def _ledger_item(
     for name, value in item.items():
         if name in _FIELD_TYPES and name not in _GATE_SUPPLIED:
             _check_field(name, value, pointer + pointer_token(name), problems)
+    given_id = item.get("finding_id")
+    if isinstance(given_id, str) and given_id.startswith(RESERVED_ID_PREFIXES):
+        # Ids the ledger derives itself: a file naming one could re-report (and so
+        # downgrade or reword) a finding the guard or another tool made.
+        problems.add(
+            pointer + pointer_token("finding_id"),
+            f"uses a reserved prefix ({', '.join(RESERVED_ID_PREFIXES)}): leave it out "
+            "and the id is derived, or choose another",
+        )
     if problems.count() > before:
         return None
     fields = {**_DEFAULTS, **item, "subject": subject, "run_id": run_id}

@@ -19,6 +19,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -472,8 +473,26 @@ def run_probe(
     timeout_s, cap = _settings(spec, defaults)
     cwd = probe_directory(spec, workdir)
     redactor = Redactor.from_environ({**environ, **spec.env}, defaults.redact)
-    budget = min(cap, SUMMARY_MAX_CHARS)
-    environment = probe_environment(spec, defaults, environ)
+    with tempfile.TemporaryDirectory(
+        prefix="ledgerd-probe-home-", ignore_cleanup_errors=True
+    ) as home:
+        # A home of its own, unless the config passes one: a probe runs the change's
+        # code, which must not read ~/.netrc or tokens into a permanent ledger.
+        environment = {"HOME": home, **probe_environment(spec, defaults, environ)}
+        return _run(
+            spec, environment, cwd, redactor, min(cap, SUMMARY_MAX_CHARS), timeout_s, kill_grace_s
+        )
+
+
+def _run(
+    spec: ProbeSpec,
+    environment: dict[str, str],
+    cwd: Path,
+    redactor: Redactor,
+    budget: int,
+    timeout_s: float,
+    kill_grace_s: float,
+) -> ProbeResult:
     argv = tuple(spec.argv)
     command = display_command(argv, redactor)
     started = time.monotonic_ns()

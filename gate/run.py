@@ -86,8 +86,9 @@ class Evidence:
     probes: tuple[ProbeResult, ...]
     inspection: Inspection
     findings: tuple[FindingV1, ...]
-    #: Whether every configured findings file was read: only then can a finding this
-    #: gate reported before, and did not report now, be taken as gone.
+    #: Whether every configured findings file was read whole, nothing skipped: only
+    #: then can a finding from them that this gate reported before, and did not report
+    #: now, be taken as gone.
     read_every_source: bool
     #: In append order; the run record comes last, after what it summarises.
     events: tuple[Event, ...]
@@ -218,6 +219,9 @@ def _gather_findings(request: GateRequest, inspection: Inspection, run_id: str) 
         )
         files.append(path)
         found.extend(report.findings)
+        # A result the importer skipped (suppressed in the source, outside the repository)
+        # is not a result that went away: this run cannot tell which findings are gone.
+        read_every_source = read_every_source and not report.skipped
         notices.extend(f"{item.path}: {warning}" for warning in report.warnings)
         notices.extend(
             f"{item.path}: skipped {skipped.pointer} ({skipped.reason}: {skipped.detail})"
@@ -265,11 +269,13 @@ def collect(request: GateRequest, *, clock: Clock, environ: Mapping[str, str]) -
     started = clock.now()
     repo = request.repo
     base, head, commit = _revisions(request)
-    probes = tuple(
-        run_probe(spec, config.probes, workdir=repo, environ=environ) for spec in config.probe
-    )
+    # The change is taken before any probe runs: a probe runs the change's own code,
+    # which could otherwise rewrite what the guard then sees (refs, config, files).
     inspection = inspect_patch(
         git.diff(repo, base, head), config.guard, automated=request.automated, now=started
+    )
+    probes = tuple(
+        run_probe(spec, config.probes, workdir=repo, environ=environ) for spec in config.probe
     )
     gathered = _gather_findings(request, inspection, run_id)
     notices = list(gathered.notices)
@@ -362,9 +368,12 @@ def _append_all(client: LedgerClient, events: Sequence[Event], spool: Spool | No
 def _stale_findings(client: LedgerClient, evidence: Evidence) -> list[str]:
     """The gate's own unresolved findings on the subject that this run did not reproduce.
 
-    Only findings this gate (its producer) reported are considered; the guard's
-    are always re-checked, the findings files' only when every file was read.
+    Only findings this gate (its producer) reported are considered. The guard's
+    are always re-checked. The findings files' are only when every file was read
+    whole, and never for an automated patch: a healer writes the code the tools
+    scan, and could silence a tool rather than fix what it found.
     """
+    files_rechecked = evidence.read_every_source and not evidence.inspection.automated
     document = client.projections.findings(subject=evidence.subject, statuses=_UNRESOLVED)
     reproduced = {f.finding_id for f in evidence.findings}
     return sorted(
@@ -372,7 +381,7 @@ def _stale_findings(client: LedgerClient, evidence: Evidence) -> list[str]:
         for item in document["findings"]
         if item["producer"] == evidence.producer
         and item["finding_id"] not in reproduced
-        and (evidence.read_every_source or item["rule_id"].startswith(GUARD_RULE_PREFIX))
+        and (files_rechecked or item["rule_id"].startswith(GUARD_RULE_PREFIX))
     )
 
 

@@ -15,7 +15,7 @@ from ledger.errors import LedgerError
 
 def _member(document: Any, dotted: str) -> Any:
     for part in dotted.split("."):
-        document = document[int(part)] if isinstance(document, list) else document[part]
+        document = document[int(part)] if isinstance(document, list | tuple) else document[part]
     return document
 
 

@@ -394,13 +394,27 @@ def test_the_environment_is_exactly_the_allow_list_plus_fixed_values(tmp_path: P
         tmp_path, [env_program], environ=environ, env_allow=("EXTRA_ALLOWED",), env={"FIXED": "1"}
     )
     seen = dict(line.split("=", 1) for line in result.summary.splitlines())
+    home = seen.pop("HOME")
     assert seen == {
         "PATH": os.environ["PATH"],
-        "HOME": "/home/probe",
         "LANG": "C.UTF-8",
         "EXTRA_ALLOWED": "yes",
         "FIXED": "1",
     }
+    # HOME is not passed by default: the probe gets an empty home of its own, removed after.
+    assert home != "/home/probe"
+    assert Path(home).name.startswith("ledgerd-probe-home-")
+    assert not Path(home).exists()
+
+
+def test_home_is_passed_when_the_config_allows_it(tmp_path: Path) -> None:
+    result = python(
+        tmp_path,
+        "import os; print(os.environ['HOME'])",
+        environ={"HOME": "/home/probe", "PATH": os.environ["PATH"]},
+        env_allow=("HOME",),
+    )
+    assert result.summary == "/home/probe\n"
 
 
 def test_fixed_values_override_passed_ones(tmp_path: Path) -> None:
