@@ -413,6 +413,7 @@ def _facts_matching_every_rule() -> verdict_rules._Facts:
         diff_sha256="0" * 64,
         edits=tuple(subjects.EditRow(t, "high", "a.py", 1, "e") for t in edits),
         summary="",
+        allowed=(),
     )
     probes = tuple(
         subjects.ProbeRow(

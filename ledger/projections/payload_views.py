@@ -69,6 +69,7 @@ class Inspected(msgspec.Struct, frozen=True, gc=False):
     diff_sha256: str
     edits: list[Edit]
     summary: str
+    allowed: list[Edit] = []
 
 
 class Executed(msgspec.Struct, frozen=True, gc=False):

@@ -124,6 +124,8 @@ class PatchRow(_Row, frozen=True):
     diff_sha256: str
     edits: tuple[EditRow, ...]
     summary: str
+    #: Forbidden edits an allowance covered: shown, never counted against the patch.
+    allowed: tuple[EditRow, ...]
 
 
 class ProbeRow(_Row, frozen=True):
@@ -227,7 +229,7 @@ class SubjectsProjection:
     """Folds the gate's events per subject (see the module docstring)."""
 
     name = NAME
-    version = 3
+    version = 4
     event_types = frozenset(
         {
             "finding.reported",
@@ -350,6 +352,10 @@ def _revoke(fact: Fact, data: views.Revoked, state: StateWriter) -> None:
     state.put_row(key, msgspec.structs.replace(waiver, revocation=revocation), WAIVERS)
 
 
+def _edit_rows(edits: list[views.Edit]) -> tuple[EditRow, ...]:
+    return tuple(EditRow(e.type, e.severity, e.file, e.line, e.evidence) for e in edits)
+
+
 def _inspect(fact: Fact, data: views.Inspected, state: StateWriter) -> None:
     row = PatchRow(
         seq=fact.seq,
@@ -358,8 +364,9 @@ def _inspect(fact: Fact, data: views.Inspected, state: StateWriter) -> None:
         verdict=data.verdict,
         automated=data.automated,
         diff_sha256=data.diff_sha256,
-        edits=tuple(EditRow(e.type, e.severity, e.file, e.line, e.evidence) for e in data.edits),
+        edits=_edit_rows(data.edits),
         summary=data.summary,
+        allowed=_edit_rows(data.allowed),
     )
     state.put_row(state_key(_PATCH, data.subject), row, PATCHES)
     _touch(data.subject, fact.seq, state)

@@ -13,7 +13,14 @@ from typing import Any
 from ledger.projections.health_rules import SourceHealth, Suppression
 from ledger.projections.runs import Provenance, RunRow, Upstream
 from ledger.projections.sources import SourceRow, SuppressionRow
-from ledger.projections.subjects import FindingRow, GateRow, PatchRow, ProbeRow, SubjectState
+from ledger.projections.subjects import (
+    EditRow,
+    FindingRow,
+    GateRow,
+    PatchRow,
+    ProbeRow,
+    SubjectState,
+)
 from ledger.projections.verdict_rules import (
     STUCK_RUNS,
     Because,
@@ -119,16 +126,18 @@ def _patch_json(patch: PatchRow | None) -> Json | None:
         "automated": patch.automated,
         "diff_sha256": patch.diff_sha256,
         "summary": patch.summary,
-        "edits": [
-            {
-                "type": e.type,
-                "severity": e.severity,
-                "file": e.file,
-                "line": e.line,
-                "evidence": e.evidence,
-            }
-            for e in patch.edits
-        ],
+        "edits": [_edit_json(e) for e in patch.edits],
+        "allowed": [_edit_json(e) for e in patch.allowed],
+    }
+
+
+def _edit_json(edit: EditRow) -> Json:
+    return {
+        "type": edit.type,
+        "severity": edit.severity,
+        "file": edit.file,
+        "line": edit.line,
+        "evidence": edit.evidence,
     }
 
 
