@@ -204,6 +204,7 @@ class ProjectionsClient:
         *,
         agent: str | None = None,
         status: str | None = None,
+        subject: str | None = None,
         before_seq: int | None = None,
         limit: int = 50,
         as_of: int | None = None,
@@ -213,6 +214,7 @@ class ProjectionsClient:
         request = pb.ListRunsRequest(
             agent=agent,
             status=status,
+            subject=subject,
             before_seq=before_seq,
             limit=limit,
             freshness=_freshness(min_seq, allow_stale),

@@ -145,11 +145,16 @@ class SnapshotSource(Protocol):
         *,
         agent: str | None,
         status: str | None,
+        subject: str | None,
         before_seq: int | None,
         limit: int,
         as_of: int | None,
         min_seq: int | None,
     ) -> Json: ...
+
+    def run(self, run_id: str, *, as_of: int | None, min_seq: int | None) -> Json:
+        """One run's row (NOT_FOUND when no such run is recorded)."""
+        ...
 
     def run_event(self, seq: int) -> RunEntry:
         """The `run.recorded` event stored at `seq`."""
@@ -169,11 +174,13 @@ class _Views:
     positions: frozenset[int]
 
 
-def _all_run_rows(
-    source: SnapshotSource, as_of: int | None, min_seq: int | None
+def _run_rows(
+    source: SnapshotSource, subject: str | None, as_of: int | None, min_seq: int | None
 ) -> tuple[list[Json], int]:
-    """Every run row, and the position of the first page (later pages list older runs,
-    whose rows never change, so they agree with it)."""
+    """Every run row (of `subject`, when given), and the position of the first page.
+
+    Later pages list older runs, whose rows never change, so they agree with it.
+    """
     rows: list[Json] = []
     before: int | None = None
     position: int | None = None
@@ -181,6 +188,7 @@ def _all_run_rows(
         page = source.runs(
             agent=None,
             status=None,
+            subject=subject,
             before_seq=before,
             limit=_PAGE,
             as_of=as_of,
@@ -211,24 +219,23 @@ def _query(
     as_of: int | None,
     min_seq: int | None,
 ) -> _Views:
-    run_rows, runs_position = _all_run_rows(source, as_of, min_seq)
-    positions = [runs_position]
-    if scope == "subject":
+    if scope == "run":
+        if ref is None:
+            raise ValueError("a run scope needs a run id")
+        found = source.run(ref, as_of=as_of, min_seq=min_seq)
+        run_rows = [found["run"]]
+        positions = [found["log_position"]]
+        subjects = [found["run"]["subject"]] if found["run"].get("subject") else []
+    elif scope == "subject":
         if ref is None:
             raise ValueError("a subject scope needs a subject")
+        run_rows, position = _run_rows(source, ref, as_of, min_seq)
+        positions = [position]
         subjects = [ref]
-    elif scope == "run":
-        subjects = []
-        if not any(row["run_id"] == ref for row in run_rows):
-            raise InvalidInput(
-                ErrorCode.NOT_FOUND,
-                f"no run {ref!r} is recorded",
-                hint="list runs with `ledgerctl runs`",
-                details={"run_id": ref},
-            )
     else:
+        run_rows, position = _run_rows(source, None, as_of, min_seq)
         with_findings, findings_position = _subjects_in(source, at, as_of, min_seq)
-        positions.append(findings_position)
+        positions = [position, findings_position]
         subjects = sorted(
             set(with_findings) | {row["subject"] for row in run_rows if row.get("subject")}
         )
@@ -237,31 +244,24 @@ def _query(
         document = source.verdict(subject, at=at, as_of=as_of, min_seq=min_seq)
         verdicts.append(document)
         positions.append(document["log_position"])
-    if scope == "run":
-        run_subjects = {
-            row["subject"] for row in run_rows if row["run_id"] == ref and row.get("subject")
-        }
-        for subject in sorted(run_subjects):
-            document = source.verdict(subject, at=at, as_of=as_of, min_seq=min_seq)
-            verdicts.append(document)
-            positions.append(document["log_position"])
+    if scope == "subject":
+        # Runs the subject's findings name belong to it too, subject or not in their record.
+        named = {
+            finding["run_id"]
+            for verdict in verdicts
+            for group in FINDING_GROUPS
+            for finding in verdict["findings"][group]
+        } - {row["run_id"] for row in run_rows}
+        for run_id in sorted(named):
+            try:
+                found = source.run(run_id, as_of=as_of, min_seq=min_seq)
+            except InvalidInput as exc:
+                if exc.code is not ErrorCode.NOT_FOUND:
+                    raise
+                continue  # a finding may name a run that was never recorded
+            run_rows.append(found["run"])
+            positions.append(found["log_position"])
     return _Views(max(positions), tuple(verdicts), tuple(run_rows), frozenset(positions))
-
-
-def _in_scope(scope: Scope, ref: str | None, views: _Views) -> list[Json]:
-    if scope == "all":
-        return list(views.run_rows)
-    if scope == "run":
-        return [row for row in views.run_rows if row["run_id"] == ref]
-    finding_runs = {
-        finding["run_id"]
-        for verdict in views.verdicts
-        for group in FINDING_GROUPS
-        for finding in verdict["findings"][group]
-    }
-    return [
-        row for row in views.run_rows if row.get("subject") == ref or row["run_id"] in finding_runs
-    ]
 
 
 def take_snapshot(
@@ -286,8 +286,7 @@ def take_snapshot(
     if not _aligned(views):
         views = _query(source, scope, ref, at, views.position - 1, None)
     runs = tuple(
-        source.run_event(row["seq"])
-        for row in sorted(_in_scope(scope, ref, views), key=lambda r: r["seq"])
+        source.run_event(row["seq"]) for row in sorted(views.run_rows, key=lambda r: r["seq"])
     )
     verdicts = tuple(sorted(views.verdicts, key=lambda v: v["subject"]))
     evaluated = verdicts[0]["evaluated_at"] if verdicts else format_utc(at)

@@ -174,17 +174,26 @@ class OfflineSource:
         *,
         agent: str | None,
         status: str | None,
+        subject: str | None,
         before_seq: int | None,
         limit: int,
         as_of: int | None,
         min_seq: int | None,
     ) -> Json:
         return self._ready(min_seq, as_of).runs(
-            agent=agent, status=status, before_seq=before_seq, limit=limit, as_of=as_of
+            agent=agent,
+            status=status,
+            subject=subject,
+            before_seq=before_seq,
+            limit=limit,
+            as_of=as_of,
         )
 
     def history(self, stream: str, *, from_version: int, limit: int, as_of: int | None) -> Json:
         return self._queries.history(stream, from_version=from_version, limit=limit, as_of=as_of)
+
+    def run(self, run_id: str, *, as_of: int | None, min_seq: int | None) -> Json:
+        return self._ready(min_seq, as_of).run(run_id, as_of=as_of)
 
     def run_event(self, seq: int) -> RunEntry:
         return run_entry(self._log.get(seq).leaf)
@@ -235,6 +244,9 @@ class OnlineSource:
         self._target = target
         self._client = client
         self._calls: ProjectionsClient = client.projections
+
+    def run(self, run_id: str, *, as_of: int | None, min_seq: int | None) -> Json:
+        return self._calls.run(run_id, as_of=as_of, min_seq=min_seq)
 
     def run_event(self, seq: int) -> RunEntry:
         # The served bytes must hash to the served leaf hash and decode to what was served.
@@ -293,6 +305,7 @@ class OnlineSource:
         *,
         agent: str | None,
         status: str | None,
+        subject: str | None,
         before_seq: int | None,
         limit: int,
         as_of: int | None,
@@ -301,6 +314,7 @@ class OnlineSource:
         return self._calls.runs(
             agent=agent,
             status=status,
+            subject=subject,
             before_seq=before_seq,
             limit=limit,
             as_of=as_of,

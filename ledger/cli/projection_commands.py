@@ -322,6 +322,7 @@ def replay_command(
 @target_options
 @click.option("--agent", default=None, help="Only this agent's runs.")
 @click.option("--status", type=click.Choice(RUN_STATUSES), default=None, help="Only this status.")
+@click.option("--subject", default=None, help="Only runs whose record names this subject.")
 @click.option(
     "--before-seq",
     type=click.IntRange(min=0),
@@ -339,6 +340,7 @@ def runs_command(
     target: Target,
     agent: str | None,
     status: str | None,
+    subject: str | None,
     before_seq: int | None,
     limit: int,
     as_of: int | None,
@@ -350,6 +352,7 @@ def runs_command(
         document = source.runs(
             agent=agent,
             status=status,
+            subject=subject,
             before_seq=before_seq,
             limit=limit,
             as_of=as_of,

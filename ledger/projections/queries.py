@@ -211,6 +211,7 @@ class ProjectionQueries:
         *,
         agent: str | None = None,
         status: str | None = None,
+        subject: str | None = None,
         before_seq: int | None = None,
         limit: int = 50,
         as_of: int | None = None,
@@ -219,11 +220,18 @@ class ProjectionQueries:
         _check_limit(limit)
         if agent is not None:
             check_name(agent, "agent")
+        if subject is not None:
+            check_name(subject, "subject")
         if status is not None:
             _check_choices("status", [status], RUN_STATUSES)
         with self._view(runs_table.NAME, as_of) as view:
             rows = runs_table.list_runs(
-                view.state, agent=agent, status=status, before_seq=before_seq, limit=limit
+                view.state,
+                agent=agent,
+                status=status,
+                subject=subject,
+                before_seq=before_seq,
+                limit=limit,
             )
             head = position_json(view.position, as_of, None)
         return {

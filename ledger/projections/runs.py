@@ -23,6 +23,7 @@ _RUN = "R"  # R, run_id -> RunRow
 _PRODUCED = "O"  # O, ref, seq -> run_id: who produced a ref, in log order
 _TIMELINE = "T"  # T, seq -> run_id
 _BY_AGENT = "A"  # A, agent, seq -> run_id
+_BY_SUBJECT = "S"  # S, subject, seq -> run_id (runs that name their subject)
 
 #: Provenance stops at this depth and this many runs, and says it was cut short.
 MAX_DEPTH = 16
@@ -59,7 +60,7 @@ class RunsProjection:
     """Folds `run.recorded` into run rows and the indexes over them."""
 
     name = NAME
-    version = 2
+    version = 3
     event_types = frozenset({"run.recorded"})
 
     def apply(self, fact: Fact, state: StateWriter) -> None:
@@ -90,6 +91,8 @@ class RunsProjection:
         state.put_row(state_key(_RUN, data.run_id), row, RUNS)
         state.put(state_key(_TIMELINE, at), run_id)
         state.put(state_key(_BY_AGENT, data.agent_name, at), run_id)
+        if data.subject is not None:
+            state.put(state_key(_BY_SUBJECT, data.subject, at), run_id)
         for ref in dict.fromkeys(data.output_refs):
             state.put(state_key(_PRODUCED, ref, at), run_id)
 
@@ -107,18 +110,28 @@ def list_runs(
     *,
     agent: str | None = None,
     status: str | None = None,
+    subject: str | None = None,
     before_seq: int | None = None,
     limit: int = 50,
 ) -> list[RunRow]:
-    """Runs newest first, optionally one agent's or one status's, before a seq (paging)."""
-    prefix = table_prefix(_BY_AGENT, agent) if agent is not None else table_prefix(_TIMELINE)
-    run_ids = [value.decode("ascii") for _, value in state.scan(prefix)]
+    """Runs newest first, optionally one subject's, agent's or status's, before a seq (paging).
+
+    The index is read backwards from `before_seq`, so a page costs what it holds
+    (and what the filters pass over), not the whole table.
+    """
+    if subject is not None:
+        prefix = table_prefix(_BY_SUBJECT, subject)
+    elif agent is not None:
+        prefix = table_prefix(_BY_AGENT, agent)
+    else:
+        prefix = table_prefix(_TIMELINE)
+    below = prefix + seq_part(before_seq).encode("ascii") if before_seq is not None else None
     found: list[RunRow] = []
-    for run_id in reversed(run_ids):
-        row = run_row(state, run_id)
-        if row is None or (before_seq is not None and row.seq >= before_seq):
+    for _, value in state.scan_back(prefix, below):
+        row = run_row(state, value.decode("ascii"))
+        if row is None or (status is not None and row.run_status != status):
             continue
-        if status is not None and row.run_status != status:
+        if agent is not None and row.agent_name != agent:
             continue
         found.append(row)
         if len(found) >= limit:

@@ -71,6 +71,13 @@ class StateReader(Protocol):
         """Rows whose key starts with `prefix`, in key order."""
         ...
 
+    def scan_back(self, prefix: bytes, below: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Rows whose key starts with `prefix` (and is less than `below`), last key first.
+
+        For newest-first pages over seq-ordered keys: the cost is the page, not the table.
+        """
+        ...
+
     def rows(self) -> Iterator[tuple[bytes, bytes]]:
         """Every row, in key order."""
         ...
@@ -121,11 +128,24 @@ class MemoryState:
     def put_row(self, key: bytes, row: _Row, codec: RowCodec[_Row]) -> None:
         self.put(key, codec.encode(row))
 
-    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def _sorted(self) -> list[bytes]:
         if self._ordered is None:
             self._ordered = sorted(self._rows)
-        ordered = self._ordered
+        return self._ordered
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        ordered = self._sorted()
         for position in range(bisect.bisect_left(ordered, prefix), len(ordered)):
+            key = ordered[position]
+            if not key.startswith(prefix):
+                return
+            yield key, self._rows[key]
+
+    def scan_back(self, prefix: bytes, below: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        ordered = self._sorted()
+        upper = _upper_bound(prefix, below)
+        start = len(ordered) if upper is None else bisect.bisect_left(ordered, upper)
+        for position in range(start - 1, -1, -1):
             key = ordered[position]
             if not key.startswith(prefix):
                 return
@@ -133,6 +153,15 @@ class MemoryState:
 
     def rows(self) -> Iterator[tuple[bytes, bytes]]:
         return self.scan(b"")
+
+
+def _upper_bound(prefix: bytes, below: bytes | None) -> bytes | None:
+    """The least key above every key with `prefix` (and not above `below`); None: no bound."""
+    stem = prefix.rstrip(b"\xff")
+    after = stem[:-1] + bytes([stem[-1] + 1]) if stem else None
+    if below is None:
+        return after
+    return below if after is None else min(below, after)
 
 
 class LmdbState:
@@ -155,6 +184,18 @@ class LmdbState:
             if not found.startswith(prefix):
                 return
             yield found, bytes(value)
+
+    def scan_back(self, prefix: bytes, below: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        cursor = self._txn.cursor(db=self._db)
+        upper = _upper_bound(prefix, below)
+        # set_range finds the first key at or above the bound; the rows wanted are before it.
+        placed = cursor.prev() if upper is not None and cursor.set_range(upper) else cursor.last()
+        while placed:
+            key = bytes(cursor.key())
+            if not key.startswith(prefix):
+                return
+            yield key, bytes(cursor.value())
+            placed = cursor.prev()
 
     def rows(self) -> Iterator[tuple[bytes, bytes]]:
         return self.scan(b"")

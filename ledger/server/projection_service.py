@@ -214,6 +214,7 @@ class ProjectionsService:
             lambda: self._queries.runs(
                 agent=_optional_str(request, "agent"),
                 status=_optional_str(request, "status"),
+                subject=_optional_str(request, "subject"),
                 before_seq=_optional_int(request, "before_seq"),
                 limit=request.limit or _DEFAULT_RUNS,
                 as_of=as_of,

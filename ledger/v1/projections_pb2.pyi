@@ -85,20 +85,22 @@ class GetReplayRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., as_of: _Optional[int] = ...) -> None: ...
 
 class ListRunsRequest(_message.Message):
-    __slots__ = ("agent", "status", "before_seq", "limit", "freshness", "as_of")
+    __slots__ = ("agent", "status", "before_seq", "limit", "freshness", "as_of", "subject")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     FRESHNESS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     agent: str
     status: str
     before_seq: int
     limit: int
     freshness: Freshness
     as_of: int
-    def __init__(self, agent: _Optional[str] = ..., status: _Optional[str] = ..., before_seq: _Optional[int] = ..., limit: _Optional[int] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., as_of: _Optional[int] = ...) -> None: ...
+    subject: str
+    def __init__(self, agent: _Optional[str] = ..., status: _Optional[str] = ..., before_seq: _Optional[int] = ..., limit: _Optional[int] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ..., as_of: _Optional[int] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class GetRunRequest(_message.Message):
     __slots__ = ("run_id", "freshness", "as_of")

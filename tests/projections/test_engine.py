@@ -496,6 +496,7 @@ FOLDED_BY_VERSION = {
     ("verdicts", 3): "937a73bb9588f1991c77d93b1a213caf60d2862845529997b1f65ac91c8e364b",
     ("runs", 2): "8d3458d912f38f3969c939be509ba0b4d3e472d91a236f7d81ea221a4f5af5ec",
     ("verdicts", 4): "529c69d748ba178094ebca6e1b245e9a6db9e674d723d95d820d147eef5c2111",
+    ("runs", 3): "8d3458d912f38f3969c939be509ba0b4d3e472d91a236f7d81ea221a4f5af5ec",
 }
 
 
