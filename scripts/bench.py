@@ -60,7 +60,14 @@ from _bench_grpc import (
 )
 from _bench_profile import PySpy
 
+from gate.config import GuardPolicy
+from gate.exports import render_export
+from gate.guard import inspect_patch
+from gate.report import render_report
+from gate.snapshot import Scope, Snapshot, take_snapshot
 from ledger.audit import audit_log
+from ledger.cli._common import DataDirTarget
+from ledger.cli._projection_source import open_projection_source
 from ledger.clock import FixedClock
 from ledger.importer import import_events, parse_jsonl
 from ledger.model import encode_envelope
@@ -69,7 +76,7 @@ from ledger.samples import sample_pipeline_events
 from ledger.store import LmdbEventLog
 from ledger.v1 import projections_pb2
 
-GROUPS = ("offline", "projections", "echo", "unary", "batched", "subscribe")
+GROUPS = ("offline", "projections", "gate", "echo", "unary", "batched", "subscribe")
 
 
 @dataclass
@@ -230,6 +237,87 @@ def run_projections(events: int, batch: int) -> list[Result]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return [rebuild, replay]
+
+
+def _synthetic_diff(lines: int) -> bytes:
+    """A clean diff of `lines` added lines over 100-line new files: code, strings, comments."""
+    body = [
+        "def handler_{n}(request):",
+        '    message = "use # noqa to silence it, @ts-ignore too"  # a string, not a directive',
+        "    total = sum(item.price for item in request.items)  # prices in cents",
+        "    return {{'status': 'ok', 'total': total, 'id': {n}}}",
+    ]
+    chunks: list[str] = []
+    for file_index in range(max(1, lines // 100)):
+        added = [body[n % len(body)].format(n=n) for n in range(100)]
+        chunks.append(
+            f"diff --git a/src/mod_{file_index}.py b/src/mod_{file_index}.py\n"
+            "new file mode 100644\n"
+            f"index {'0' * 40}..{'1' * 40}\n"
+            "--- /dev/null\n"
+            f"+++ b/src/mod_{file_index}.py\n"
+            "@@ -0,0 +1,100 @@\n" + "".join(f"+{line}\n" for line in added)
+        )
+    return "".join(chunks).encode("utf-8")
+
+
+def _markdown_report(snapshot: Snapshot) -> bytes:
+    return render_report(snapshot, fmt="md")
+
+
+def _sarif(snapshot: Snapshot) -> bytes:
+    return render_export(snapshot, "sarif")
+
+
+def run_gate(diff_lines: int, events: int, batch: int) -> list[Result]:
+    """The honesty guard over a large clean diff; a report and a SARIF export over a ledger."""
+    diff = _synthetic_diff(diff_lines)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    gc.collect()
+    cpu, started = time.process_time(), time.perf_counter()
+    inspection = inspect_patch(diff, GuardPolicy(), automated=True, now=now)
+    seconds = time.perf_counter() - started
+    guard = Result(
+        "honesty guard inspect (clean diff)",
+        diff.count(b"\n"),
+        seconds,
+        f"{inspection.files} new files, {len(diff) / 1e6:.1f} MB, default policy, parse + rules",
+        unit="diff lines/s",
+        server_cpu=(time.process_time() - cpu) / seconds,
+    )
+    print(f"  {guard.name}: {guard.rate:,.0f} lines/s ({inspection.verdict})", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="ledgerd-bench-gate-"))
+    results = [guard]
+    try:
+        _, data_dir = bench_import(work, _pipeline_jsonl(events), batch)
+        at = datetime(2026, 3, 1, tzinfo=UTC)
+        with open_projection_source(DataDirTarget(data_dir), progress=False) as source:
+            source.verdict("change-0", at=at, as_of=None, min_seq=None)  # folds everything first
+            cases: list[tuple[Scope, str | None, Callable[[Snapshot], bytes], str, str]] = [
+                ("subject", "change-0", _markdown_report, "report of one subject", "reports/s"),
+                ("all", None, _sarif, "SARIF export of everything", "exports/s"),
+            ]
+            for scope, ref, render, name, unit in cases:
+                gc.collect()
+                cpu, started = time.process_time(), time.perf_counter()
+                snapshot = take_snapshot(source, scope=scope, ref=ref, at=at)
+                size = len(render(snapshot))
+                seconds = time.perf_counter() - started
+                row = Result(
+                    f"{name} (snapshot + render, offline)",
+                    1,
+                    seconds,
+                    f"over {events:,} pipeline events: {len(snapshot.verdicts)} subjects, "
+                    f"{len(snapshot.runs)} runs, {size:,} bytes",
+                    unit=unit,
+                    latencies=(seconds,),
+                    server_cpu=(time.process_time() - cpu) / seconds,
+                )
+                print(f"  {row.name}: {seconds * 1000:,.0f} ms", flush=True)
+                results.append(row)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
 
 
 class LagProbe:
@@ -596,16 +684,20 @@ def _per_event(row: Result) -> str:
     return f"{row.server_cpu * row.seconds / row.events * 1e6:,.0f}"
 
 
+def _unit(row: Result) -> str:
+    return "" if row.unit == "events/s" else f" {row.unit}"
+
+
 def results_table(results: list[Result]) -> str:
     lines = [
-        "| benchmark | events/s (echo: calls/s) | p50 ms | p99 ms | ratio to ceiling "
-        "| target | met? |",
+        "| benchmark | rate (events/s; echo: calls/s; else as noted) | p50 ms | p99 ms "
+        "| ratio to ceiling | target | met? |",
         "|---|---:|---:|---:|---|---|---|",
     ]
     for row in results:
         met = "—" if row.met is None else ("yes" if row.met else "**no**")
         lines.append(
-            f"| {row.name} | {row.rate:,.0f} | {_ms(row.percentile(0.50))} "
+            f"| {row.name} | {row.rate:,.0f}{_unit(row)} | {_ms(row.percentile(0.50))} "
             f"| {_ms(row.percentile(0.99))} | {row.ratio} | {row.target} | {met} |"
         )
     return "\n".join(lines) + "\n"
@@ -745,6 +837,8 @@ def _quick(args: argparse.Namespace) -> None:
     """Tiny sizes for a smoke run: every row, no meaningful rates."""
     args.events = min(args.events, 1000)
     args.projection_events = min(args.projection_events, 2000)
+    args.diff_lines = min(args.diff_lines, 2000)
+    args.gate_events = min(args.gate_events, 2000)
     args.batch = min(args.batch, 250)
     args.single_calls = min(args.single_calls, 20)
     args.unary_calls = min(args.unary_calls, 10 * args.clients)
@@ -766,6 +860,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--batched-events", type=int, default=100_000, help="events sent by batched Append")
     add("--projection-events", type=int, default=200_000, help="events of the rebuild benchmark")
     add("--append-batch", type=int, default=500, help="events per batched Append call")
+    add("--diff-lines", type=int, default=200_000, help="lines of the guard's synthetic diff")
+    add("--gate-events", type=int, default=50_000, help="events of the report/export ledger")
     add("--batch-clients", type=int, default=4, help="producer processes of batched Append")
     add("--warmup", type=int, default=5, help="untimed calls per client first")
     add("--quick", action="store_true", help="tiny sizes: a smoke run of every benchmark")
@@ -800,7 +896,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if "projections" in args.only:
         print(f"projections: rebuild over {args.projection_events:,} pipeline events", flush=True)
         results += run_projections(args.projection_events, args.batch)
-    if set(args.only) - {"offline", "projections"}:
+    if "gate" in args.only:
+        print(f"gate: guard over {args.diff_lines:,} diff lines, report and SARIF", flush=True)
+        results += run_gate(args.diff_lines, args.gate_events, args.batch)
+    if set(args.only) - {"offline", "projections", "gate"}:
         workers = max(args.client_procs, args.batch_clients, 1)
         with WorkerPool(workers) as pool:
             harness = Harness(pool, args.profile_dir, args.py_spy)
