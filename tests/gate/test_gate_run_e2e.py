@@ -349,3 +349,20 @@ def test_refusals_record_nothing(repo: Path, served: DaemonProcess, setup: str, 
     assert json.loads(done.stdout)["error_code"] == code
     assert len(_events(served.address)) == before
     assert not (repo.parent / "spool").exists() or not any((repo.parent / "spool").iterdir())
+
+
+def test_ledger_and_spool_both_failing_says_so(repo: Path, served: DaemonProcess) -> None:
+    base = _git(repo, "rev-parse", "HEAD")
+    head = _commit(repo, {"src/app.py": "def add(a, b):\n    return b + a\n"}, "commute")
+    address = served.address
+    served.stop()
+    blocker = repo.parent / "blocker"
+    blocker.write_text("a file where the spool's parent directory should be")
+    # The last --spool wins: one that cannot be created.
+    spool = ("--spool", str(blocker / "spool"))
+    done = _gate(repo, address, "pr-nowhere", base, head, "--retry-deadline", "1", *spool, "--json")
+    assert done.returncode == 7, done.stdout.decode()
+    failure = json.loads(done.stdout)
+    assert failure["error_category"] == "io_failure"
+    assert "SERVER_UNAVAILABLE" in failure["error"]
+    assert failure["details"]["ledger_error_code"] == "SERVER_UNAVAILABLE"
