@@ -25,25 +25,109 @@ from ledger.model.gate_records import PatchEditType
 #: Edits to files matching these are `spec_modification` (gitignore-style `**` globs).
 DEFAULT_PROTECTED = ("**/*.isl", "**/specs/**", "**/intent/**", "**/contracts/**")
 
-#: Added lines containing one of these are `suppression_insertion` (matched case-sensitively
-#: as plain text, except `#[allow(` which also matches `#![allow(`).
+#: Added lines containing one of these are `suppression_insertion`. Each entry is a token
+#: sequence (specs/honesty-guard.md §3.3): words (runs of letters, digits, `_`, `-`) and
+#: single symbols, matched case-insensitively with any whitespace (or none) between tokens,
+#: so the entry `# type: ignore` also matches `#TYPE:ignore` and `pylint: disable` matches
+#: `pylint:disable`; `...` stands for up to 200 characters of anything; an entry starting
+#: with a word needs a non-word character (or nothing) before it; `#[` also matches Rust's
+#: inner `#![`. Quoted strings on the line do not count (a message that names a directive).
+#: The list names directives that silence a check (linters, type checkers, security scanners,
+#: coverage, test runners); formatter pragmas (`fmt: off`, `isort: skip`, `prettier-ignore`)
+#: are left out on purpose: they change layout, never what a check reports.
 DEFAULT_SUPPRESSION_DIRECTIVES = (
+    # any language, several tools
     "shipgate-ignore",
-    "@ts-ignore",
-    "@ts-nocheck",
-    "eslint-disable",
     "NOSONAR",
+    "nosemgrep",
+    "noinspection",
+    "NOLINT",
+    # Python
     "# noqa",
+    "ruff: noqa",
+    "flake8: noqa",
     "# type: ignore",
+    "# pyright: ignore",
+    "# pyright: basic",
+    "# mypy: ignore-errors",
+    "# mypy: disable-error-code",
     "# nosec",
     "# pragma: no cover",
+    "# pragma no cover",
+    "# pragma: no branch",
     "pylint: disable",
-    "pytest.mark.skip",
-    "//nolint",
+    "pylint: skip-file",
+    "mark.skip",
+    "mark.xfail",
+    "pytest.skip(",
+    "pytest.xfail(",
+    "unittest.skip",
+    "@skip(",
+    "@skipIf(",
+    "@skipUnless(",
+    "skipTest(",
+    # JavaScript and TypeScript
+    "@ts-ignore",
+    "@ts-nocheck",
+    "@ts-expect-error",
+    "eslint-disable",
+    "/* eslint",
+    "biome-ignore",
+    "deno-lint-ignore",
+    "tslint:disable",
+    "stylelint-disable",
+    "istanbul ignore",
+    "c8 ignore",
+    "v8 ignore",
+    "it.skip(",
+    "test.skip(",
+    "describe.skip(",
+    "xit(",
+    "xtest(",
+    "xdescribe(",
+    # Go
+    "//lint:ignore",
+    "//lint:file-ignore",
+    "t.Skip(",
+    # Rust
     "#[allow(",
+    "#[expect(",
+    "#[cfg_attr(...allow(",
+    "#[cfg_attr(...expect(",
+    "#[ignore",
+    # C, C++, C#
+    "#pragma warning disable",
+    "#pragma GCC diagnostic ignored",
+    "#pragma clang diagnostic ignored",
+    "SuppressMessage(",
+    # Java and Kotlin
+    "@SuppressWarnings(",
+    "@Suppress(",
+    "@file:Suppress(",
+    "@Disabled",
+    "@Ignore",
+    # Ruby, PHP, shell, Dart, SQL, infrastructure scanners
+    "rubocop:disable",
+    "phpcs:ignore",
+    "phpcs:disable",
+    "@phpstan-ignore",
+    "@psalm-suppress",
+    "shellcheck disable",
+    "hadolint ignore",
+    "// ignore:",
+    "// ignore_for_file:",
+    "coverage:ignore",
+    "-- noqa",
+    "checkov:skip",
+    "tfsec:ignore",
+    "trivy:ignore",
+    "gitleaks:allow",
+    "pragma: allowlist secret",
 )
 
-#: Config files whose policy packs, severities, allowlists and auth settings are watched.
+#: Config files whose policy packs and rule severities are watched (`pack_disable`,
+#: `severity_downgrade`). ESLint's flat config (`eslint.config.js`, `.mjs`, `.cjs`, `.ts`) is
+#: JavaScript, but its rules are `'name': 'off'` entries the same rules read.
 DEFAULT_MONITORED_CONFIGS = (
     "**/*.yml",
     "**/*.yaml",
@@ -52,15 +136,29 @@ DEFAULT_MONITORED_CONFIGS = (
     "**/*.ini",
     "**/*.cfg",
     "**/.eslintrc*",
+    "**/eslint.config.*",
 )
 
-#: Gate configuration files: thresholds lowered or checks removed there are `gate_config_weaken`.
+#: Gate configuration files: thresholds lowered, checks removed or exclusions added there are
+#: `gate_config_weaken`. Beside the gate's own files, the files that configure what the
+#: probes check: pytest, coverage, mypy and linters (`pyproject.toml`, `setup.cfg`,
+#: `tox.ini`, `pytest.ini`, `.coveragerc`), the ignore files of scanners, and
+#: `.gitattributes` (which can make git show a text file as binary, hiding it from the guard).
+#: `conftest.py` is code, not configuration: it is left to the line rules and review.
 DEFAULT_GATE_CONFIGS = (
     "gate.toml",
     "**/gate.toml",
     "**/.gate/**",
     "**/*gate*.yml",
     "**/*gate*.yaml",
+    "**/pyproject.toml",
+    "**/setup.cfg",
+    "**/tox.ini",
+    "**/pytest.ini",
+    "**/.coveragerc",
+    "**/.gitattributes",
+    "**/.semgrepignore",
+    "**/.eslintignore",
 )
 
 #: Passed through to every probe. HOME is not: a probe gets an empty home of its own

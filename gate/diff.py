@@ -36,6 +36,9 @@ _INDEX = re.compile(r"[0-9a-f]{4,64}\.\.[0-9a-f]{4,64}(?: [0-7]{6})?")
 _BINARY_BLOCK = re.compile(r"(?:literal|delta) \d+")
 _BINARY_DATA = re.compile(r"[A-Za-z][0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]+")
 _DEV_NULL = "/dev/null"
+#: GNU patch's command lines: a normal diff's `1,2c3,4` and an ed script's `5a`, `3,4d`.
+_NORMAL_COMMAND = re.compile(r"\d[\d,]*[acd][\d,]*[ \t]*\r?")
+_ED_COMMAND = re.compile(r"(?:\d+,\d+[cd]|\d*[acdi]|\d*s/\.//)[ \t]*")
 _C_ESCAPES = {
     "a": 7,
     "b": 8,
@@ -165,8 +168,15 @@ class _Parser:
         return tuple(files)
 
     def _skip_preamble(self) -> None:
-        """Skip mail headers and commit messages, refusing diffs the guard cannot judge."""
+        """Skip mail headers and commit messages, refusing diffs the guard cannot judge.
+
+        GNU patch reads a preamble too: it applies unified, context, normal and ed
+        diffs wherever they appear (even indented), so any such diff in a preamble
+        is refused rather than skipped; a guard that skipped it would pass a change
+        `patch` applies.
+        """
         lines, count = self.lines, len(self.lines)
+        ed_command: int | None = None
         while self.i < count and not lines[self.i].startswith("diff --git "):
             line = lines[self.i]
             if line.startswith(("diff --cc ", "diff --combined ")):
@@ -175,19 +185,53 @@ class _Parser:
                     "combined (merge) diffs are not supported",
                     hint="inspect the diff of the merge against one parent (`git diff A B`)",
                 )
-            if (
-                line.startswith("--- ")
-                and self.i + 2 < count
-                and lines[self.i + 1].startswith("+++ ")
-                and lines[self.i + 2].startswith("@@ -")
-            ):
+            foreign = self._foreign_diff(self.i)
+            if foreign is not None:
+                at, kind = foreign
                 raise _invalid(
-                    self.i + 1,
-                    "a unified diff without `diff --git` headers",
-                    hint="produce the patch with `git diff` (not `diff -u`) so every file "
-                    "has a `diff --git` header",
+                    at + 1,
+                    f"a {kind} without `diff --git` headers",
+                    hint="produce the patch with `git diff` or `git format-patch` (not `diff`, "
+                    "`diff -u` or `diff -c`) so every file has a `diff --git` header; a "
+                    "commit message must not carry a diff of its own",
+                )
+            stripped = _patch_stripped(line)
+            if ed_command is None and (
+                _ED_COMMAND.fullmatch(stripped) or _NORMAL_COMMAND.fullmatch(stripped)
+            ):
+                ed_command = self.i
+            elif ed_command is not None and stripped == ".":
+                raise _invalid(
+                    ed_command + 1,
+                    "an ed script (as `diff -e` writes it) without `diff --git` headers",
+                    hint="produce the patch with `git diff` or `git format-patch`; a commit "
+                    "message must not carry a diff of its own",
                 )
             self.i += 1
+
+    def _foreign_diff(self, at: int) -> tuple[int, str] | None:
+        """A unified, context or normal diff starting at line `at`: (its first line, its kind)."""
+        lines = self.lines
+
+        def stripped(index: int) -> str:
+            return _patch_stripped(lines[index]) if index < len(lines) else ""
+
+        line = stripped(at)
+        if (
+            line.startswith("--- ")
+            and stripped(at + 1).startswith("+++ ")
+            and stripped(at + 2).startswith("@@ -")
+        ):
+            return at, "unified diff"
+        if line.startswith("@@ -"):
+            return at, "unified diff hunk"
+        if line.startswith("********") and stripped(at + 1).startswith("*** "):
+            has_names = at >= 2 and stripped(at - 2).startswith("*** ")
+            has_names = has_names and stripped(at - 1).startswith("--- ")
+            return (at - 2 if has_names else at), "context diff"
+        if _NORMAL_COMMAND.fullmatch(line) and stripped(at + 1).startswith(("< ", "> ")):
+            return at, "normal diff"
+        return None
 
     def _unexpected(self, line: str, expected: str) -> InvalidInput:
         return _invalid(self.i + 1, f"expected {expected}, found {_shown(line)}")
@@ -581,6 +625,11 @@ def _check_path(path: str, fail: Callable[[str], InvalidInput]) -> None:
         check_relative_path(path, "path")
     except ValueError as exc:
         raise fail(str(exc).replace("`path`", f"the path {path!r}")) from None
+
+
+def _patch_stripped(line: str) -> str:
+    """A line as GNU patch looks at it: leading spaces, tabs and `X`s skipped (indented patches)."""
+    return line.lstrip(" \tX")
 
 
 def _shown(line: str) -> str:

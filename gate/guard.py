@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from gate._globs import glob_match
 from gate.config import AllowedSuppression, GuardPolicy
 from gate.diff import parse_diff
-from gate.guard_rules import SEVERITY, file_edits
+from gate.guard_rules import SEVERITY, file_edits, locked_file_change
 from ledger.model._rules import parse_utc
 from ledger.model.finding import FindingCategory, FindingV1, Severity
 from ledger.model.gate_records import PatchEdit, PatchEditType, PatchInspectedV1, PatchVerdict
@@ -62,11 +62,11 @@ _WHY: Mapping[PatchEditType, str] = {
     ),
     "suppression_insertion": (
         "A suppression silences a linter, type checker or test instead of fixing what it found, "
-        "so the problem ships unseen."
+        "so the problem ships unseen; a healer's binary change to a source file could hide one."
     ),
     "pack_disable": (
-        "Disabling a policy pack turns off a whole family of checks at once; nothing it would "
-        "have caught is reported any more."
+        "Disabling or removing a policy pack turns off a whole family of checks at once; "
+        "nothing it would have caught is reported any more."
     ),
     "severity_downgrade": (
         "A rule lowered from error to a warning (or off) no longer fails the build, so its "
@@ -81,8 +81,9 @@ _WHY: Mapping[PatchEditType, str] = {
         "unauthenticated callers in."
     ),
     "gate_config_weaken": (
-        "Lowering a gate threshold, switching strictness off, removing a check or adding an "
-        "allowance makes the gate pass what it used to block."
+        "Lowering a gate threshold, switching strictness off, removing a check, adding an "
+        "exclusion or an allowance, or hiding files from the diff makes the gate pass what it "
+        "used to block."
     ),
 }
 _FIX: Mapping[PatchEditType, str] = {
@@ -134,22 +135,38 @@ class Inspection:
 
 
 def inspect_patch(
-    diff: bytes, policy: GuardPolicy, *, automated: bool, now: datetime
+    diff: bytes,
+    policy: GuardPolicy,
+    *,
+    automated: bool,
+    now: datetime,
+    locked: Sequence[str] = (),
 ) -> Inspection:
-    """Inspect a git diff; INVALID_DIFF when it is not one (specs/honesty-guard.md)."""
+    """Inspect a git diff; INVALID_DIFF when it is not one (specs/honesty-guard.md).
+
+    `locked` names files (repository-relative) the change must not touch at all,
+    such as the gate config the gate runs with: any change to one is a critical
+    `gate_config_weaken` that no allowance covers.
+    """
     if now.tzinfo is None:
         raise ValueError("`now` must be timezone-aware")
     files = parse_diff(diff)
     found: dict[tuple[str, int, PatchEditType], PatchEdit] = {}
+    unallowable: set[PatchEdit] = set()
     for file in files:
-        for edit in file_edits(file, policy):
+        change = locked_file_change(file, locked)
+        if change is not None:
+            found[(change.file, change.line or 0, change.type)] = change
+            unallowable.add(change)
+        for edit in file_edits(file, policy, automated=automated):
             found.setdefault((edit.file, edit.line or 0, edit.type), edit)
     ordered = [found[key] for key in sorted(found, key=_order)]
     allowances = () if automated else _active(policy.allow, now)
     edits: list[PatchEdit] = []
     allowed: list[PatchEdit] = []
     for edit in ordered:
-        (allowed if _is_allowed(edit, allowances) else edits).append(edit)
+        covered = edit not in unallowable and _is_allowed(edit, allowances)
+        (allowed if covered else edits).append(edit)
     verdict: PatchVerdict = "UNSAFE_PATCH_ATTEMPT" if edits else "CLEAN"
     return Inspection(
         verdict=verdict,

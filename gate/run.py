@@ -73,6 +73,8 @@ class GateRequest:
     strict: bool = False
     #: The patch came from an automated healer: no allowance covers its edits.
     automated: bool = False
+    #: Where the config was read from: when inside `repo`, a change to it blocks.
+    config_path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,23 @@ def _gather_findings(request: GateRequest, inspection: Inspection, run_id: str) 
     return _Gathered(ordered, files, read_every_source, notices)
 
 
+def _locked_files(request: GateRequest) -> tuple[str, ...]:
+    """The config file, when it lives in the repository: the change must not touch it.
+
+    The gate reads its config from the work tree the change is in. A change that
+    edits it could lower the gate's own bar (drop a probe, widen an allowance,
+    empty the protected list), so any edit to it is a blocking edit, whatever
+    the policy it sets says.
+    """
+    if request.config_path is None:
+        return ()
+    config = request.config_path.resolve()
+    repo = request.repo.resolve()
+    if not config.is_relative_to(repo):
+        return ()
+    return (config.relative_to(repo).as_posix(),)
+
+
 def _revisions(request: GateRequest) -> tuple[str, str | None, str]:
     """(base, head or None for the work tree, the commit the probes run on)."""
     repo = request.repo
@@ -272,7 +291,11 @@ def collect(request: GateRequest, *, clock: Clock, environ: Mapping[str, str]) -
     # The change is taken before any probe runs: a probe runs the change's own code,
     # which could otherwise rewrite what the guard then sees (refs, config, files).
     inspection = inspect_patch(
-        git.diff(repo, base, head), config.guard, automated=request.automated, now=started
+        git.diff(repo, base, head),
+        config.guard,
+        automated=request.automated,
+        now=started,
+        locked=_locked_files(request),
     )
     probes = tuple(
         run_probe(spec, config.probes, workdir=repo, environ=environ) for spec in config.probe

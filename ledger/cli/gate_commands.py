@@ -290,6 +290,7 @@ def gate_run(
         head=head,
         strict=strict,
         automated=automated,
+        config_path=config_path,
     )
     clock = clock_from_env()
     evidence = collect(request, clock=clock, environ=os.environ)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -400,6 +402,71 @@ def test_malformed(diff: str, line: int, message: str) -> None:
     error = refused(diff)
     assert error.details == {"line": line}, error
     assert message in error.message, error
+
+
+GIT_PART = (
+    "diff --git a/src/b.py b/src/b.py\nindex 1111111..2222222 100644\n"
+    "--- a/src/b.py\n+++ b/src/b.py\n@@ -1 +1 @@\n-x\n+y\n"
+)
+#: Diffs GNU patch applies from a mail's preamble, each with the line it is reported at.
+FOREIGN_PREAMBLES = {
+    "context diff": (
+        "Subject: [PATCH] tidy\n\n*** a/specs/a.md\n--- b/specs/a.md\n***************\n"
+        "*** 1 ****\n! qty > 0\n--- 1 ----\n! qty >= 0\n\n",
+        3,
+    ),
+    "context diff hunk alone": (
+        "Subject: x\n\n***************\n*** 1 ****\n! qty > 0\n--- 1 ----\n! qty >= 0\n\n",
+        3,
+    ),
+    "normal diff": ("Subject: x\n\n1c1\n< qty > 0\n---\n> qty >= 0\n\n", 3),
+    "ed script": ("Subject: x\n\n1c\nqty >= 0\n.\n\n", 3),
+    "indented unified diff": (
+        "Subject: x\n\n    --- a/specs/a.md\n    +++ b/specs/a.md\n    @@ -1 +1 @@\n"
+        "    -qty > 0\n    +qty >= 0\n\n",
+        3,
+    ),
+    "unified hunk without names": ("Subject: x\n\n@@ -1 +1 @@\n-qty > 0\n+qty >= 0\n\n", 3),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FOREIGN_PREAMBLES))
+def test_a_diff_gnu_patch_would_apply_from_a_preamble_is_refused(kind: str) -> None:
+    preamble, line = FOREIGN_PREAMBLES[kind]
+    error = refused(preamble + GIT_PART)
+    assert error.details == {"line": line}, error
+    assert "without `diff --git` headers" in error.message
+    # After a format-patch signature the text is a preamble again.
+    signed = GIT_PART + "-- \n2.39.5\n\n" + preamble + GIT_PART
+    assert refused(signed).details == {"line": line + 10}
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch is not installed")
+@pytest.mark.parametrize("kind", ["context diff", "indented unified diff"])
+def test_gnu_patch_really_applies_such_a_preamble(kind: str, tmp_path: Path) -> None:
+    """The threat is real: `patch -p1` changes the spec the preamble's diff names."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "specs" / "a.md").write_text("qty > 0\n")
+    (tmp_path / "src" / "b.py").write_text("x\n")
+    diff = (FOREIGN_PREAMBLES[kind][0] + GIT_PART).encode()
+    subprocess.run(["patch", "-p1", "--batch", "--silent"], input=diff, cwd=tmp_path, check=True)
+    assert (tmp_path / "specs" / "a.md").read_text() == "qty >= 0\n"
+    refused(diff)
+
+
+@pytest.mark.parametrize(
+    "preamble",
+    [
+        "Subject: x\n\nSteps:\n1a\nthen b\n\n",  # an ed-like line, but no `.` line ends it
+        "Subject: x\n\n*** important ***\n< quoted reply\n> another\n\n",
+        "Subject: x\n\n---\n src/b.py | 2 +-\n\n",  # format-patch's diffstat
+        "Subject: x\n\n2c3 is the ticket\n< not a diff\n\n",
+    ],
+)
+def test_ordinary_commit_messages_are_not_taken_for_diffs(preamble: str) -> None:
+    (file,) = parse_diff(preamble + GIT_PART)
+    assert file.path == "src/b.py"
 
 
 def test_a_non_utf8_unquoted_path_is_refused() -> None:

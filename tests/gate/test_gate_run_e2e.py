@@ -366,3 +366,25 @@ def test_ledger_and_spool_both_failing_says_so(repo: Path, served: DaemonProcess
     assert failure["error_category"] == "io_failure"
     assert "SERVER_UNAVAILABLE" in failure["error"]
     assert failure["details"]["ledger_error_code"] == "SERVER_UNAVAILABLE"
+
+
+def test_a_change_to_the_gates_own_config_is_blocked(repo: Path, served: DaemonProcess) -> None:
+    base = _git(repo, "rev-parse", "HEAD")
+    # The change lowers the gate's own bar: no probes, nothing protected, every file allowed.
+    head = _commit(
+        repo,
+        {
+            "gate.toml": '[gate]\nname = "ci-gate"\n[guard]\nprotected = []\n',
+            "specs/add.md": "add(1, 2) == -1\n",
+        },
+        "relax the gate",
+    )
+    done = _gate(repo, served.address, "pr-relax", base, head, "--json")
+    assert done.returncode == 4, done.stdout.decode()
+    inspected = next(
+        e
+        for e in _of_subject(_events(served.address), "pr-relax")
+        if e["type"] == "patch.inspected"
+    )
+    edits = {(e["type"], e["file"], e["severity"]) for e in inspected["edits"]}  # type: ignore[attr-defined]
+    assert ("gate_config_weaken", "gate.toml", "critical") in edits

@@ -39,7 +39,11 @@ def policy_from(table: dict[str, Any] | None) -> GuardPolicy:
 def inspect(diff: str | bytes, policy: GuardPolicy = DEFAULT, **kwargs: Any) -> Inspection:
     data = diff.encode("utf-8") if isinstance(diff, str) else diff
     return inspect_patch(
-        data, policy, automated=kwargs.get("automated", False), now=kwargs.get("now", NOW)
+        data,
+        policy,
+        automated=kwargs.get("automated", False),
+        now=kwargs.get("now", NOW),
+        locked=kwargs.get("locked", ()),
     )
 
 
@@ -61,6 +65,18 @@ def one_file(path: str, lines: list[str], *, section: str = "", start: int = 10)
 
 def added(path: str, *texts: str) -> str:
     return one_file(path, [" context above", *(f"+{t}" for t in texts), " context below"])
+
+
+def binary(path: str, status: str = "modified") -> str:
+    """A binary change to `path`: modified, added or deleted."""
+    head = f"diff --git a/{path} b/{path}\n"
+    if status == "added":
+        head += "new file mode 100644\nindex 0000000..2222222\n"
+        return head + f"Binary files /dev/null and b/{path} differ\n"
+    if status == "deleted":
+        head += "deleted file mode 100644\nindex 1111111..0000000\n"
+        return head + f"Binary files a/{path} and /dev/null differ\n"
+    return head + f"index 1111111..2222222 100644\nBinary files a/{path} and b/{path} differ\n"
 
 
 # --- the corpus ------------------------------------------------------------------------------
@@ -201,6 +217,37 @@ def test_a_new_empty_spec_file_is_a_file_level_edit() -> None:
     assert inspect(diff).edits[0].evidence == "new file"
 
 
+def rename(old: str, new: str) -> str:
+    return (
+        f"diff --git a/{old} b/{new}\nsimilarity index 100%\nrename from {old}\nrename to {new}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "blocks"),
+    [
+        ("specs/a.md", "specs/v2/a.md", False),  # same name, still protected
+        ("specs/a.md", "docs/specs/a.md", False),
+        ("specs/a.md", "specs/a.md.bak", True),  # a name a spec runner skips
+        ("specs/a.md", "specs/b.md", True),
+        ("specs/a.md", "specs/A.md", True),
+        ("specs/a.md", "specs/.disabled/a.md", True),  # a hidden directory
+        ("specs/.v1/a.md", "specs/.v1/old/a.md", False),  # no hidden directory added
+        ("specs/a.md", "notes/a.md", True),  # out of the protected area
+    ],
+)
+def test_renaming_a_protected_file(old: str, new: str, blocks: bool) -> None:
+    for policy in (DEFAULT, policy_from({"strict": False})):
+        edits = inspect(rename(old, new), policy).edits
+        assert [(e.type, e.line) for e in edits] == (
+            [("spec_modification", None)] if blocks else []
+        )
+        # An automated patch may not move a spec at all.
+        assert places(inspect(rename(old, new), policy, automated=True).edits) == [
+            ["spec_modification", new if new.startswith(("specs/", "docs/specs/")) else old, None]
+        ]
+
+
 # --- suppression_insertion -----------------------------------------------------------------
 
 
@@ -222,8 +269,8 @@ def test_a_new_empty_spec_file_is_a_file_level_edit() -> None:
         ("#[allow(clippy::all)]", True),
         ("@pytest.mark.skipif(sys.platform == 'win32', reason='x')", True),
         ("pytestmark = pytest.mark.skip", True),
-        ("x = 1  # " + "NOQA", False),  # directives are case-sensitive
-        ("x = 1  #" + "noqa", False),  # the directive has a space after the hash
+        ("x = 1  # " + "NOQA", True),  # case does not matter
+        ("x = 1  #" + "noqa", True),  # nor does the space after the hash
         ("value = 'NOSONAR'", False),
         ("value = 1 // NOSONAR", True),
     ],
@@ -233,6 +280,115 @@ def test_suppression_directives(line: str, flagged: bool) -> None:
     assert bool(inspection.edits) is flagged, inspection.edits
     if flagged:
         assert places(inspection.edits) == [["suppression_insertion", "src/code.py", 11]]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import os  # NOQA",
+        "import os  #noqa:F401",
+        "# ruff: noqa",
+        "# flake8: noqa",
+        "x: int = 'a'  #type:ignore",
+        "x: int = 'a'  # type:ignore[assignment]",
+        "x = f()  # pyright: ignore[reportGeneralTypeIssues]",
+        "# mypy: ignore-errors",
+        "eval(x)  #nosec",
+        "eval(x)  # nosemgrep: python.eval",
+        "if debug:  #pragma: no cover",
+        "if debug:  # pragma no cover",
+        "# pylint:disable=all",
+        "# noinspection PyUnresolvedReferences",
+        "@pytest.mark.xfail(reason='flaky')",
+        "@mark.skip",
+        "pytest.skip('not today')",
+        "@unittest.skip('later')",
+        "@unittest.skipIf(True, 'later')",
+        "self.skipTest('later')",
+        "// @ts-expect-error",
+        "/* eslint-disable */",
+        "/* eslint no-eval: off */",
+        "// eslint-disable-next-line no-eval",
+        "/* istanbul ignore next */",
+        "/* c8 ignore next */",
+        "it.skip('works', () => {});",
+        "xit('works', () => {});",
+        "// NOLINT",
+        "//nolint:errcheck",
+        't.Skip("flaky")',
+        "#[cfg_attr(test, allow(dead_code))]",
+        '#![cfg_attr(feature = "x", allow(unused))]',
+        "#[expect(clippy::unwrap_used)]",
+        "#[ignore]",
+        '@SuppressWarnings("unchecked")',
+        "@Disabled",
+        "#pragma warning disable CS0618",
+        "# rubocop:disable Metrics/MethodLength",
+        "# shellcheck disable=SC2086",
+        "SELECT 1 -- noqa: L010",
+    ],
+)
+def test_the_spellings_tools_honour_are_directives(line: str) -> None:
+    assert places(inspect(added("src/code.py", line)).edits) == [
+        ["suppression_insertion", "src/code.py", 11]
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# fmt: off",  # formatter pragmas change layout, not what a check reports
+        "# isort: skip_file",
+        "// prettier-ignore",
+        "sys.exit(1)",  # `xit(` needs a non-word character before it
+        "bookmark.skip(3)",  # so does `mark.skip`
+        "@skipper(1)",
+        "split.skip(2)",
+        "x = typeignore(1)",
+        'print("use # noqa with care")',
+        "i-- ; s = '@ts-ignore is discouraged'",  # `--` after a word starts no comment
+        'foo(/* it\'s */ "use @ts-ignore sparingly")',  # the comment ends; a string follows
+    ],
+)
+def test_lines_that_are_not_directives(line: str) -> None:
+    assert inspect(added("src/code.py", line)).verdict == "CLEAN"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import os  # don't # noqa: F401 won't fix",
+        "x = 1  // it's fine // @ts-ignore 'really'",
+        "x = 1  /* it's */ // @ts-ignore 'x'",
+        "SELECT 1 -- don't -- noqa won't",
+        "<!-- it's <!-- eslint-disable won't -->",
+        "value = 2  # a 'quoted' word, then # type: ignore 'x'",
+    ],
+)
+def test_quotes_after_a_comment_start_hide_nothing(line: str) -> None:
+    assert places(inspect(added("src/code.py", line)).edits) == [
+        ["suppression_insertion", "src/code.py", 11]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("directive", "line", "flagged"),
+    [
+        ("#[cfg_attr(...allow(", "#[cfg_attr(all(test, unix), allow(dead_code))]", True),
+        ("#[cfg_attr(...allow(", "#[cfg_attr(test, derive(Debug))]", False),
+        ("#[cfg_attr(...allow(", "#[cfg_attr(test," + " " * 300 + "allow(x))]", False),
+        ("xit(", "xit('a', f)", True),
+        ("xit(", "exit(0)", False),
+        ("# Type : Ignore", "x = 1  #TYPE:ignore", True),
+        ("NoSonar", "x = 1 // NOSONAR", True),
+        ("caf\u00e9", "# CAF\u00c9", False),  # only ASCII letters ignore case
+        ("   ", "anything at all", False),  # no token: matches nothing
+        ("...", "anything at all", False),
+    ],
+)
+def test_directive_syntax(directive: str, line: str, flagged: bool) -> None:
+    policy = policy_from({"suppression_directives": [directive]})
+    assert bool(inspect(added("src/code.py", line), policy).edits) is flagged
 
 
 def test_two_directives_on_one_line_are_one_edit() -> None:
@@ -245,6 +401,38 @@ def test_string_spans() -> None:
     assert string_spans("don't") == []
     assert string_spans('"a\\"b" x') == [(0, 6)]
     assert string_spans("'unterminated \\'") == []
+    # After a comment start, quotes are prose.
+    assert string_spans("a # 'b'") == []
+    assert string_spans("'a' // 'b'") == [(0, 3)]
+    assert string_spans("x -- 'y'") == []
+    assert string_spans("x--'y'") == [(3, 6)]
+    # Block comments end where they close.
+    assert string_spans("/* 'x */ 'y'") == [(9, 12)]
+    assert string_spans("<!-- 'x --> 'y'") == [(12, 15)]
+    assert string_spans("/* 'x 'y'") == []
+    # A comment start inside a string is part of the string.
+    assert string_spans("'#' \"//\" 'z'") == [(0, 3), (4, 8), (9, 12)]
+    # A quote that fails to close opens nothing; other kinds still do.
+    assert string_spans("'a \\'b \"c\"") == [(7, 10)]
+
+
+@pytest.mark.timeout(60)
+def test_a_200_kb_hostile_line_finishes() -> None:
+    """Lines built to make the quote scanner and the rules quadratic (2 s at 10 KB before)."""
+    hostile = [
+        "# noqa '" + "\\'" * 100_000,
+        "x = '" + "\\'" * 100_000 + " # noqa",
+        "'\"`" * 70_000,
+        "rules: { 'a': 'off', " * 10_000,
+        '"k": ' * 40_000,
+        "enabled: " * 22_000,
+    ]
+    assert all(len(line) >= 180_000 for line in hostile)
+    assert string_spans(hostile[1]) == []
+    for path in (".eslintrc.json", "gate.toml", ".shipgate/policy.yml"):
+        inspection = inspect(one_file(path, [" top:", *(f"+{line}" for line in hostile)]))
+        assert inspection.files == 1
+        assert ["suppression_insertion", path, 11] in places(inspection.edits)
 
 
 def test_no_suppression_directives_means_no_suppression_edits() -> None:
@@ -291,6 +479,37 @@ def test_pack_disable_in_toml_without_a_visible_table_counts() -> None:
     assert inspect(clean).verdict == "CLEAN"
 
 
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # modes that stop a pack from blocking, in a pack's context
+        ([" policy_packs:", "   - name: owasp", "+    mode: disabled"], [3]),
+        ([" policy_packs:", "   - name: owasp", "+    enforcement_action: dryrun"], [3]),
+        ([" features:", "   - name: search", "+    mode: disabled"], []),
+        # the value on the next line
+        ([" policy_packs:", "   - name: owasp", "+    enabled:", "+      false"], [3]),
+        ([" policy_packs:", "   - name: owasp", "     enabled:", "-      true", "+      no"], [4]),
+        ([" policy_packs:", "   - name: owasp", "+    enabled:", "+      true"], []),
+        # YAML 1.1 booleans and tags
+        ([" policy_packs:", "   - name: owasp", "+    enabled: N"], [3]),
+        ([" policy_packs:", "   - name: owasp", "+    disabled: !!bool true"], [3]),
+        # a pack removed, commented out, or dropped from an inline list
+        ([" policy_packs:", "-  - name: owasp", "   - name: secrets"], [2]),
+        ([" policy_packs:", "-  - owasp", "+  # - owasp", "   - secrets"], [2]),
+        (['-packs = ["owasp", "secrets"]', '+packs = ["secrets"]'], [1]),
+        (['-packs = ["owasp", "secrets"]', '+packs = ["secrets", "owasp"]'], []),
+        ([" policy_packs:", "-  - name: owasp", "+  - name: secrets", "+  - name: owasp"], []),
+        # a list item removed where the list is not a pack list
+        ([" services:", "-  - name: web", "   - name: db"], []),
+    ],
+)
+def test_pack_disable_forms(lines: list[str], expected: list[int]) -> None:
+    diff = one_file(".shipgate/policy.yml", lines, start=1)
+    assert [(e.type, e.line) for e in inspect(diff).edits] == [
+        ("pack_disable", number) for number in expected
+    ]
+
+
 def test_pack_rules_only_watch_monitored_configs() -> None:
     diff = one_file("src/packs.py", [" packs = {", "+    enabled: false"], start=1)
     assert inspect(diff).verdict == "CLEAN"
@@ -328,6 +547,66 @@ def test_severity_pairs_stay_within_one_hunk() -> None:
     assert inspect(diff).verdict == "CLEAN"
 
 
+def two_hunks(path: str, first: list[str], second: list[str], section: str) -> str:
+    """One file diff with two hunks (at lines 1 and 40, the second with a section header)."""
+
+    def hunk(start: int, lines: list[str]) -> str:
+        old = sum(1 for line in lines if line[0] in " -")
+        new = sum(1 for line in lines if line[0] in " +")
+        head = f"@@ -{start},{old} +{start},{new} @@" + (f" {section}" if start > 1 else "")
+        return head + "\n" + "\n".join(lines) + "\n"
+
+    return (
+        f"diff --git a/{path} b/{path}\nindex 1111111..2222222 100644\n"
+        f"--- a/{path}\n+++ b/{path}\n" + hunk(1, first) + hunk(40, second)
+    )
+
+
+def test_severity_across_hunks_counts_in_rules_maps_only() -> None:
+    moved = ([" rules:", "-  no-eval: error"], ["   semi: warn", "+  no-eval: warn"])
+    rules = two_hunks("lint.yml", *moved, section="rules:")
+    assert places(inspect(rules).edits) == [["severity_downgrade", "lint.yml", 41]]
+    # A generic key elsewhere in a data file is not a rule: each hunk on its own.
+    data = two_hunks(
+        "app.yml", [" job:", "-  status: error"], ["   n: 1", "+  status: warn"], "job:"
+    )
+    assert inspect(data).verdict == "CLEAN"
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        # a duplicate key: the later one wins
+        (['   "no-eval": "error",', '+  "no-eval": "warn",'], [2]),
+        # an override that switches a rule off, with no rule shown at error
+        (['   "rules": {', '+    "no-new": 0,'], [2]),
+        (['   "rules": {', '+    "no-new": ["off", {"allow": 1}],'], [2]),
+        # warn for a rule not shown anywhere at error: a new rule, not a downgrade
+        (['   "rules": {', '+    "no-new": "warn",'], []),
+        # a rule's options, a global switched off: not levels
+        (['   "max-len": ["error", {', '+    "code": 0,'], []),
+        (['   "globals": {', '+    "window": "off",'], []),
+        (['   "rules": {', '+    "max-len": ["error", {"code": 0}],'], []),
+        # raised
+        (['   "rules": {', '-    "no-eval": "warn",', '+    "no-eval": "error",'], []),
+    ],
+)
+def test_eslint_severity_forms(lines: list[str], expected: list[int]) -> None:
+    diff = one_file(".eslintrc.json", lines, start=1)
+    assert [(e.type, e.line) for e in inspect(diff).edits] == [
+        ("severity_downgrade", number) for number in expected
+    ]
+
+
+def test_eslint_flat_config_is_monitored_and_read_as_javascript() -> None:
+    lines = ["   rules: {", "+    ...base.rules, 'no-eval': 'off', eqeqeq: ['warn'],", "   },"]
+    diff = one_file("web/eslint.config.js", lines, start=3)
+    assert places(inspect(diff).edits) == [["severity_downgrade", "web/eslint.config.js", 4]]
+    # `=` assigns in JavaScript: `const level = 'off'` is not a rule.
+    assignment = one_file("eslint.config.js", ["+const level = 'off';"], start=1)
+    assert inspect(assignment).verdict == "CLEAN"
+
+
 # --- allowlist_weaken and auth_bypass ---------------------------------------------------------
 
 
@@ -360,6 +639,27 @@ def test_severity_pairs_stay_within_one_hunk() -> None:
         ("authRequired: true", None),
         ("is_authenticated = check(token)", None),
         ("mySkipAuthHelper: true", None),
+        ("options: { auth: false },", "auth_bypass"),
+        ("authenticate: false", "auth_bypass"),
+        ("requireAuth: false,", "auth_bypass"),
+        ("authentication: none", "auth_bypass"),
+        ("auth_mode = 'anonymous'", "auth_bypass"),
+        ("LOGIN_DISABLED = True", "auth_bypass"),
+        ("[AllowAnonymous]", "auth_bypass"),
+        ("auth = False", None),  # a local variable in code
+        ("def get(url, auth_type=None):", None),
+        ("authentication: jwt", None),
+        ("app.use(cors({ origin: true }));", "allowlist_weaken"),
+        ("app.use(cors());", "allowlist_weaken"),
+        ("CORS(app)", "allowlist_weaken"),
+        ("allow_origin_regex='.*',", "allowlist_weaken"),
+        ("origins: [/.*/]", "allowlist_weaken"),
+        ("authorize(anyRequest, permitAll)", "allowlist_weaken"),
+        ("@PermitAll", "allowlist_weaken"),
+        ("app.use(cors({ origin: allowList }));", None),
+        ("CORS(app, origins=['https://shop.example.com'])", None),
+        ("def __init__(self, origin, *, inst=True):", None),
+        ("# the check (or permitAll) is gone", None),
     ],
 )
 def test_any_file_line_rules(line: str, kind: str | None) -> None:
@@ -399,6 +699,40 @@ def test_return_true_forms(returned: str, flagged: bool) -> None:
     header = " def is_authenticated(self):  # the session decides"
     diff = one_file("src/auth.py", [header, f"+{returned}"], start=3)
     assert bool(inspect(diff).edits) is flagged
+
+
+@pytest.mark.parametrize(
+    ("lines", "flagged"),
+    [
+        ([" def is_authenticated(self):", "+    # the store is flaky", "+    return True"], True),
+        ([" def is_authenticated(self):", '+    """Always."""', "+    return True"], True),
+        (
+            [
+                " def is_authenticated(self):",
+                '     """Says',
+                "     who.",
+                '     """',
+                "+    return True",
+            ],
+            True,
+        ),
+        (
+            [" def is_authenticated(", "         self, request", " ) -> bool:", "+    return True"],
+            True,
+        ),
+        (["+def is_authenticated(self): return True"], True),
+        (["+  isAuthenticated(req) { return true; }"], True),
+        (["+const isAuthenticated = (req: Request): boolean => true;"], True),
+        # a call as a statement is not a definition
+        ([" is_authenticated(request)", " if request.ok:", "+    return True"], False),
+        (["+const isAuthenticated = (req) => verify(req);"], False),
+    ],
+)
+def test_return_true_around_comments_docstrings_and_signatures(
+    lines: list[str], flagged: bool
+) -> None:
+    edits = inspect(one_file("src/auth.py", lines, start=3)).edits
+    assert [e.type for e in edits] == (["auth_bypass"] if flagged else [])
 
 
 def test_return_true_after_other_statements_is_not_flagged() -> None:
@@ -454,6 +788,120 @@ def test_gate_config_rules(lines: list[str], expected: list[int]) -> None:
     assert [(e.type, e.line) for e in found] == [("gate_config_weaken", n) for n in expected]
 
 
+@pytest.mark.parametrize(
+    ("path", "lines", "expected"),
+    [
+        # pytest options that run fewer tests
+        ("pyproject.toml", ['-addopts = "-q"', "+addopts = \"-q -k 'not auth'\""], [11]),
+        ("pyproject.toml", ['-addopts = "-q"', '+addopts = "-q -x --lf"'], [11]),
+        ("pyproject.toml", ['-addopts = "-q"', '+addopts = "-q -x"'], []),
+        ("pyproject.toml", ['-addopts = "--deselect a"', '+addopts = "--deselect a -q"'], []),
+        ("pytest.ini", [" addopts =", "     -q", "+    --ignore=tests/auth"], [13]),
+        ("tox.ini", ["-commands = pytest", "+commands = pytest --deselect tests/t.py::x"], [11]),
+        ("tox.ini", ["-commands = pytest", "+commands = python -m pytest"], []),
+        ("gate.toml", ['-argv = ["pytest"]', '+argv = ["pytest", "--co"]'], [11]),
+        # switches turned weak where nothing was removed
+        ("ci/quality-gate.yml", ["   lint:", "+    continue-on-error: true"], [12]),
+        ("tox.ini", ["   deps = pytest", "+ignore_outcome = true"], [12]),
+        (
+            "pyproject.toml",
+            ["+[[tool.mypy.overrides]]", '+module = "legacy"', "+ignore_errors = true"],
+            [],
+        ),
+        ("pyproject.toml", ["-strict = yes", "+strict = no"], [11]),
+        # exclusions added
+        ("pyproject.toml", ['-exclude = ["build"]', '+exclude = ["build", "src/auth"]'], [11]),
+        ("pyproject.toml", ['-exclude = ["build", "src/auth"]', '+exclude = ["build"]'], []),
+        ("pyproject.toml", [" ignore = [", '     "E501",', '+    "S101",', " ]"], [13]),
+        ("setup.cfg", ["-extend-ignore = E203", "+extend-ignore = E203,S101"], [11]),
+        (".coveragerc", [" omit =", "     */tests/*", "+    src/auth/*"], [13]),
+        ("pyproject.toml", ["+ignore_missing_imports = true"], []),  # a switch, not a list
+        ("pyproject.toml", ['-select = ["E", "F", "S"]', '+select = ["E", "F"]'], [11]),
+    ],
+)
+def test_gate_config_files_beyond_the_gate(
+    path: str, lines: list[str], expected: list[int]
+) -> None:
+    edits = inspect(one_file(path, [" [section]", *lines])).edits
+    assert [(e.type, e.line) for e in edits] == [("gate_config_weaken", n) for n in expected]
+
+
+def test_exclusions_in_a_table_of_exclusions() -> None:
+    lines = [
+        " [tool.ruff.lint.per-file-ignores]",
+        '-"tests/*" = ["S101"]',
+        '+"tests/*" = ["S101", "S105"]',
+        '+"src/auth/*" = ["S"]',
+    ]
+    assert [e.line for e in inspect(one_file("pyproject.toml", lines)).edits] == [11, 12]
+    narrowed = [
+        " [tool.ruff.lint.per-file-ignores]",
+        '-"tests/*" = ["S101", "S105"]',
+        '+"tests/*" = ["S101"]',
+    ]
+    assert inspect(one_file("pyproject.toml", narrowed)).verdict == "CLEAN"
+
+
+@pytest.mark.parametrize(
+    ("line", "flagged"),
+    [
+        ("*.py -diff", True),
+        ("src/** binary", True),
+        ("* -diff", True),
+        ("*.md diff=hidden", True),  # a custom driver can rewrite what the diff shows
+        ("*.js filter=crypt", True),
+        ("*.py linguist-generated", True),
+        ("[attr]nodiff -diff", True),  # a macro that other lines can use
+        ("*.png binary", False),  # not text anyway
+        ("*.py diff=python", False),  # a built-in driver only picks hunk headers
+        ("*.js linguist-generated=false", False),
+        ("* text=auto eol=lf", False),
+        ("# *.py -diff", False),
+    ],
+)
+def test_gitattributes_lines(line: str, flagged: bool) -> None:
+    edits = inspect(added(".gitattributes", line)).edits
+    assert [(e.type, e.line) for e in edits] == ([("gate_config_weaken", 11)] if flagged else [])
+
+
+def test_ignore_files_flag_every_added_pattern() -> None:
+    lines = ["build/", "# generated", "!src/keep.py", "src/payments/"]
+    assert [e.line for e in inspect(added(".semgrepignore", *lines)).edits] == [11, 14]
+    removed = one_file("web/.eslintignore", [" dist/", "-src/legacy/"])
+    assert inspect(removed).verdict == "CLEAN"
+
+
+@pytest.mark.parametrize(
+    ("diff", "expected"),
+    [
+        (rename("gate.toml", "old/gate.toml.bak"), [["gate_config_weaken", "gate.toml", None]]),
+        (rename("gate.toml", "ci/gate.toml"), []),  # still a gate config
+        (rename(".gitattributes", "docs/gitattributes.txt"), []),  # only exclusions go
+        (binary(".eslintignore", "deleted"), []),
+    ],
+)
+def test_a_gate_config_deleted_or_renamed_away(diff: str, expected: list[list[Any]]) -> None:
+    assert places(inspect(diff).edits) == expected
+
+
+def test_the_guards_own_lists_set_anew_must_keep_their_defaults() -> None:
+    """`protected = []` under `[guard]` would switch spec_modification off for good."""
+    defaults = ", ".join(f'"{glob}"' for glob in DEFAULT.protected)
+    cases = [
+        (["+protected = []"], [11]),
+        (['+suppression_directives = ["shipgate-ignore", "ruff: noqa"]'], [11]),
+        (["+gate_configs = [", '+  "gate.toml",', "+]"], [11]),
+        ([f'+protected = [{defaults}, "api/**"]'], []),  # extended, not narrowed
+        (["+protected = [", *(f'+  "{glob}",' for glob in DEFAULT.protected), "+]"], []),
+        # replaced in place: judged by the items it lost (rule 5)
+        (['-protected = ["a/**", "b/**"]', '+protected = ["a/**", "b/**", "c/**"]'], []),
+        (['-protected = ["a/**", "b/**"]', '+protected = ["a/**"]'], [11]),
+    ]
+    for lines, expected in cases:
+        edits = inspect(one_file("gate.toml", [" [guard]", *lines])).edits
+        assert [(e.type, e.line) for e in edits] == [("gate_config_weaken", n) for n in expected]
+
+
 def test_a_threshold_moved_to_another_hunk_is_still_compared() -> None:
     diff = (
         "diff --git a/gate.toml b/gate.toml\nindex 1111111..2222222 100644\n"
@@ -479,8 +927,13 @@ def test_a_probe_renamed_counts_as_removed_but_moved_does_not() -> None:
 
 
 def test_gate_rules_only_watch_gate_configs() -> None:
-    diff = one_file("pyproject.toml", [" [tool.coverage]", "-fail_under = 90", "+fail_under = 10"])
-    assert inspect(diff).verdict == "CLEAN"
+    lines = [" [tool.coverage]", "-fail_under = 90", "+fail_under = 10"]
+    assert inspect(one_file("tools/settings.toml", lines)).verdict == "CLEAN"
+    assert places(inspect(one_file("pyproject.toml", lines)).edits) == [
+        ["gate_config_weaken", "pyproject.toml", 11]
+    ]
+    custom = policy_from({"gate_configs": ["tools/*.toml"]})
+    assert inspect(one_file("pyproject.toml", lines), custom).verdict == "CLEAN"
     ci = one_file("ci/release-gate.yaml", [" gate:", "-  min_score: 9", "+  min_score: 1"], start=1)
     assert places(inspect(ci).edits) == [["gate_config_weaken", "ci/release-gate.yaml", 2]]
 
@@ -488,12 +941,33 @@ def test_gate_rules_only_watch_gate_configs() -> None:
 # --- binary files -----------------------------------------------------------------------------
 
 
-def test_binary_files_are_not_scanned() -> None:
-    diff = (
-        "diff --git a/gate.toml b/gate.toml\nindex 1111111..2222222 100644\n"
-        "Binary files a/gate.toml and b/gate.toml differ\n"
+@pytest.mark.parametrize(
+    ("path", "status", "automated", "expected"),
+    [
+        ("gate.toml", "modified", False, "gate_config_weaken"),
+        (".gate/policy.yml", "added", False, "gate_config_weaken"),
+        ("config/scan.json", "modified", False, "pack_disable"),
+        (".eslintrc", "modified", False, "pack_disable"),
+        ("src/auth.py", "modified", False, None),
+        ("src/auth.py", "modified", True, "suppression_insertion"),
+        ("web/App.TSX", "added", True, "suppression_insertion"),
+        ("assets/logo.png", "modified", True, None),
+        ("bin/tool", "modified", True, None),  # no extension: not known to be text
+        ("src/old.py", "deleted", True, None),  # a deletion hides nothing
+        ("gate.toml", "deleted", False, "gate_config_weaken"),  # but a gate config is gone
+    ],
+)
+def test_binary_changes(path: str, status: str, automated: bool, expected: str | None) -> None:
+    inspection = inspect(binary(path, status), automated=automated)
+    assert [(e.type, e.file, e.line) for e in inspection.edits] == (
+        [(expected, path, None)] if expected else []
     )
-    assert inspect(diff).verdict == "CLEAN"
+
+
+def test_a_binary_protected_file_is_one_spec_edit() -> None:
+    inspection = inspect(binary("specs/api.json"), automated=True)
+    assert places(inspection.edits) == [["spec_modification", "specs/api.json", None]]
+    assert inspection.edits[0].evidence == "modified (binary)"
 
 
 # --- allowances ---------------------------------------------------------------------------------
@@ -755,3 +1229,43 @@ def test_glob(pattern: str, path: str, matches: bool) -> None:
 def test_match_any() -> None:
     assert match_any(("*.md", "**/*.py"), "a/b.py")
     assert not match_any((), "a")
+
+
+LOCKED_CONFIG_CHANGE = """diff --git a/ci/gate.toml b/ci/gate.toml
+index 1111111..2222222 100644
+--- a/ci/gate.toml
++++ b/ci/gate.toml
+@@ -1,3 +1,3 @@
+ [[probe]]
+ name = "unit"
+-argv = ["pytest", "-q"]
++argv = ["true"]
+"""
+
+
+def test_a_change_to_a_locked_file_blocks_and_no_allowance_covers_it() -> None:
+    allowing = parse_gate_config(
+        '[[guard.allow]]\ntype = "gate_config_weaken"\npattern = "gate"\n'
+        'justification = "x"\nexpiry = "2099-01-01T00:00:00Z"\nfiles = "**"\n'
+    ).guard
+    found = inspect(LOCKED_CONFIG_CHANGE, allowing, locked=("ci/gate.toml",))
+    assert found.verdict == "UNSAFE_PATCH_ATTEMPT"
+    assert [(e.type, e.severity, e.file, e.line) for e in found.edits] == [
+        ("gate_config_weaken", "critical", "ci/gate.toml", 3)
+    ]
+    assert found.allowed == ()
+    assert "the gate config this gate runs with" in found.edits[0].evidence
+
+
+def test_a_locked_file_left_alone_adds_nothing() -> None:
+    found = inspect(LOCKED_CONFIG_CHANGE, locked=("gate.toml",))
+    assert [e.file for e in found.edits if "runs with" in e.evidence] == []
+
+
+def test_a_locked_file_renamed_away_is_a_change_to_it() -> None:
+    renamed = (
+        "diff --git a/gate.toml b/old/gate.toml.off\n"
+        "similarity index 100%\nrename from gate.toml\nrename to old/gate.toml.off\n"
+    )
+    found = inspect(renamed, locked=("gate.toml",))
+    assert ("gate_config_weaken", "gate.toml") in {(e.type, e.file) for e in found.edits}
