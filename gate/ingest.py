@@ -77,20 +77,6 @@ class IngestReport:
     warnings: tuple[str, ...] = ()
 
 
-def load_findings(
-    path: Path,
-    fmt: FindingsFormat,
-    *,
-    subject: str,
-    run_id: str,
-    base_dir: Path | None = None,
-) -> list[FindingV1]:
-    """The findings of a file; FILE_UNREADABLE if it cannot be read, INVALID_FINDINGS if bad."""
-    return list(
-        load_findings_report(path, fmt, subject=subject, run_id=run_id, base_dir=base_dir).findings
-    )
-
-
 def load_findings_report(
     path: Path,
     fmt: FindingsFormat,
@@ -99,7 +85,8 @@ def load_findings_report(
     run_id: str,
     base_dir: Path | None = None,
 ) -> IngestReport:
-    """`load_findings` with what was skipped and why.
+    """The findings of a file, what was skipped and why; FILE_UNREADABLE if it cannot be
+    read, INVALID_FINDINGS if it is not valid.
 
     `base_dir` is the repository: SARIF locations given as absolute paths are
     made relative to it (its real path: tools see the working directory with
@@ -113,23 +100,6 @@ def load_findings_report(
     )
 
 
-def parse_findings(
-    data: bytes,
-    fmt: FindingsFormat,
-    *,
-    subject: str,
-    run_id: str,
-    origin: str,
-    base_dir: PurePosixPath | None = None,
-) -> list[FindingV1]:
-    """The findings in `data`; `origin` names the input in error messages."""
-    return list(
-        parse_findings_report(
-            data, fmt, subject=subject, run_id=run_id, origin=origin, base_dir=base_dir
-        ).findings
-    )
-
-
 def parse_findings_report(
     data: bytes,
     fmt: FindingsFormat,
@@ -139,7 +109,10 @@ def parse_findings_report(
     origin: str,
     base_dir: PurePosixPath | None = None,
 ) -> IngestReport:
-    """`parse_findings` with what was skipped and why; a pure function of its arguments."""
+    """The findings in `data`, what was skipped and why; a pure function of its arguments.
+
+    `origin` names the input in error messages.
+    """
     _check_arguments(fmt, subject, run_id, base_dir)
     if len(data) > MAX_INPUT_BYTES:
         raise _too_large(origin)

@@ -18,7 +18,7 @@ import msgspec
 import pytest
 
 import gate.ingest as ingest
-from gate.ingest import IngestReport, load_findings, load_findings_report, parse_findings_report
+from gate.ingest import IngestReport, load_findings_report, parse_findings_report
 from gate.sarif_import import derive_finding_id, located_id_parts
 from ledger.errors import ErrorCode, InvalidInput, IoFailure, LedgerError
 from ledger.model.finding import FindingV1
@@ -296,10 +296,11 @@ def test_load_findings_makes_absolute_paths_relative_to_the_real_repository(
     text = (INPUTS / "ruff.sarif").read_text().replace(str(REPO), str(repo.resolve()))
     path = repo / "ruff.sarif"
     path.write_text(text)
-    found = load_findings(path, "sarif", subject=SUBJECT, run_id=RUN_ID, base_dir=link)
-    assert sorted(f.file for f in found) == ["src/shop/cart.py", "src/shop/price rules.py"]
     report = load_findings_report(path, "sarif", subject=SUBJECT, run_id=RUN_ID, base_dir=link)
-    assert list(report.findings) == found
+    assert sorted(f.file for f in report.findings) == [
+        "src/shop/cart.py",
+        "src/shop/price rules.py",
+    ]
 
 
 def test_load_findings_without_a_repository_skips_absolute_paths(tmp_path: Path) -> None:
@@ -312,7 +313,9 @@ def test_load_findings_without_a_repository_skips_absolute_paths(tmp_path: Path)
 
 def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
     error = _refused(
-        lambda: load_findings(tmp_path / "nope.json", "ledger", subject=SUBJECT, run_id=RUN_ID),
+        lambda: load_findings_report(
+            tmp_path / "nope.json", "ledger", subject=SUBJECT, run_id=RUN_ID
+        ),
         ErrorCode.FILE_UNREADABLE,
     )
     assert isinstance(error, IoFailure)
@@ -327,7 +330,7 @@ def test_only_a_regular_file_is_read(tmp_path: Path, kind: str) -> None:
     else:
         path.mkdir()
     error = _refused(
-        lambda: load_findings(path, "ledger", subject=SUBJECT, run_id=RUN_ID),
+        lambda: load_findings_report(path, "ledger", subject=SUBJECT, run_id=RUN_ID),
         ErrorCode.FILE_UNREADABLE,
     )
     assert "not a regular file" in error.message
@@ -337,7 +340,7 @@ def test_a_file_over_the_size_bound_is_refused_unread(tmp_path: Path) -> None:
     path = tmp_path / "huge.json"
     with path.open("wb") as handle:
         handle.truncate(ingest.MAX_INPUT_BYTES + 1)  # sparse: no disk space used
-    error = _refused(lambda: load_findings(path, "ledger", subject=SUBJECT, run_id=RUN_ID))
+    error = _refused(lambda: load_findings_report(path, "ledger", subject=SUBJECT, run_id=RUN_ID))
     assert isinstance(error, InvalidInput)
     assert error.details["limit"] == ingest.MAX_INPUT_BYTES
     assert (error.details["path"], error.details["pointer"]) == (str(path), "")
