@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 import msgspec
@@ -24,10 +24,6 @@ from clients._calls import SERVER_ENV
 from clients.client import LedgerClient
 from clients.retry import RetryPolicy
 from clients.spool import Spool
-from gate.config import GuardPolicy, load_gate_config
-from gate.guard import Inspection, inspect_patch
-from gate.report import render_report
-from gate.run import GateRequest, blocked, collect, decide, inspection_events
 from gate.snapshot import take_snapshot
 from ledger.cli._common import (
     ServerTarget,
@@ -50,6 +46,13 @@ from ledger.errors import ErrorCode, PolicyBlocked
 from ledger.fsutil import read_file
 from ledger.model import prepare_json
 from ledger.store import AppendRequest
+
+if TYPE_CHECKING:
+    from gate.guard import Inspection
+
+# The guard, the probe runner, the importers and the report are imported by the commands
+# that use them: every other ledgerctl command would otherwise pay for compiling their
+# patterns at start (about 70 ms of each invocation).
 
 Json = dict[str, Any]
 
@@ -109,6 +112,8 @@ def _record(
     target: Target, inspection: Inspection, *, subject: str, producer: str, clock: Clock
 ) -> Json:
     """Append the inspection and its findings as one atomic batch; where they landed."""
+    from gate.run import inspection_events
+
     run_id = str(uuid.uuid4())
     events = inspection_events(
         inspection, subject=subject, producer=producer, run_id=run_id, clock=clock
@@ -168,6 +173,9 @@ def inspect_diff(
     (--data-dir or --server), each blocking edit becoming a finding: critical
     P0, high P1, medium P2, low P3.
     """
+    from gate.config import GuardPolicy, load_gate_config
+    from gate.guard import inspect_patch
+
     if record and subject is None:
         raise usage_error("--record needs --subject", "name the change the patch belongs to")
     where = target() if record else None
@@ -272,6 +280,10 @@ def gate_run(
     the evidence is spooled and the gate exits non-zero: no recorded verdict,
     no pass.
     """
+    from gate.config import load_gate_config
+    from gate.report import render_report
+    from gate.run import GateRequest, blocked, collect, decide
+
     if server is None and not os.environ.get(SERVER_ENV, "").strip():
         raise usage_error(
             "gate run needs a ledgerd to record to",

@@ -15,7 +15,6 @@ from typing import Literal
 import click
 
 from gate.exports import EXPORT_FORMATS, render_export
-from gate.report import render_report
 from gate.snapshot import Scope, Snapshot, take_snapshot
 from ledger.cli._common import Target, json_option, target_options, usage_error
 from ledger.cli._output import stdout, write_json
@@ -66,6 +65,9 @@ def report_command(
 ) -> None:
     """The gate report on SUBJECT: scope, commands, findings, synthesis with the
     verdict, spec candidates, labels, rejects and raw output, at one checkpoint."""
+    # Imported here, so other commands do not pay for it at start (see gate_commands).
+    from gate.report import render_report
+
     rendered = render_report(
         _snapshot(target, "subject", subject, at_text, min_seq), fmt=report_format
     )
