@@ -21,6 +21,7 @@ never with a silent pass.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -251,11 +252,20 @@ def _locked_files(request: GateRequest) -> tuple[str, ...]:
     """
     if request.config_path is None:
         return ()
-    config = request.config_path.resolve()
-    repo = request.repo.resolve()
-    if not config.is_relative_to(repo):
-        return ()
-    return (config.relative_to(repo).as_posix(),)
+    # As named and as resolved: a config that is a link in the repository is locked
+    # too (retargeting the link changes the rules as much as editing the file).
+    configs = {Path(os.path.abspath(request.config_path)), request.config_path.resolve()}
+    repos = {Path(os.path.abspath(request.repo)), request.repo.resolve()}
+    return tuple(
+        sorted(
+            {
+                config.relative_to(repo).as_posix()
+                for config in configs
+                for repo in repos
+                if config.is_relative_to(repo)
+            }
+        )
+    )
 
 
 def _revisions(request: GateRequest) -> tuple[str, str | None, str]:
