@@ -96,9 +96,6 @@ class Snapshot:
             for group in FINDING_GROUPS:
                 yield from groups[group]
 
-    def verdict_for(self, subject: str) -> Json | None:
-        return next((v for v in self.verdicts if v["subject"] == subject), None)
-
     def run(self, run_id: str) -> RunEntry | None:
         return next((r for r in self.runs if r.run_id == run_id), None)
 

@@ -69,24 +69,13 @@ def _read_patch(source: str) -> bytes:
 
 
 def _inspection_json(inspection: Inspection, recorded: Json | None) -> Json:
-    def edits(items: tuple[Any, ...]) -> list[Json]:
-        return [
-            {
-                "type": e.type,
-                "severity": e.severity,
-                "file": e.file,
-                "line": e.line,
-                "evidence": e.evidence,
-            }
-            for e in items
-        ]
-
+    # An edit's members are the `patch.inspected` edit's, in its field order.
     return {
         "verdict": inspection.verdict,
         "diff_sha256": inspection.diff_sha256,
         "files": inspection.files,
-        "edits": edits(inspection.edits),
-        "allowed": edits(inspection.allowed),
+        "edits": msgspec.to_builtins(inspection.edits),
+        "allowed": msgspec.to_builtins(inspection.allowed),
         "summary": inspection.summary,
         "recorded": recorded,
     }
